@@ -1,0 +1,34 @@
+# nimgen: compile environments/ into out/. Every target runs inside the project's virtualenv.
+PYTHON ?= python3
+VENV   ?= .venv
+NIMGEN := $(VENV)/bin/nimgen
+STAMP  := $(VENV)/.installed
+
+.PHONY: build check validate plan test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+build: $(STAMP)            ## render out/<env>/ for every environment
+	$(NIMGEN) build
+
+check: $(STAMP)            ## fail when out/ differs from a fresh build
+	$(NIMGEN) check
+
+validate: $(STAMP)         ## validate and resolve the inputs, render nothing
+	$(NIMGEN) validate
+
+plan: $(STAMP)             ## show what a build would change in out/
+	$(NIMGEN) plan
+
+test: $(STAMP)             ## run the test suite
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)            ## time builds of a thousand generated workloads (cold, warm, one change)
+	$(VENV)/bin/python tools/bench.py
+
+clean:
+	rm -rf .nimgen $(VENV)

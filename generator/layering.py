@@ -1,0 +1,52 @@
+"""Layering: an environment's file merged over the base file of the same relative path.
+
+Maps merge key by key; lists and scalars replace. Positions travel with the values, so an error in the merged
+document still points at the file and line that wrote the offending value, and `explain` can say where each
+value came from. Validation runs on the merged document: an environment override alone is usually partial.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .load import Document, PathKey, Position
+
+
+def _under(path: PathKey, prefix: PathKey) -> bool:
+    return path[: len(prefix)] == prefix
+
+
+def merge(base: Document, over: Document) -> Document:
+    positions = dict(base.positions)
+    key_positions = dict(base.key_positions)
+
+    def replace_subtree(path: PathKey) -> None:
+        for table in (positions, key_positions):
+            for stale in [p for p in table if _under(p, path) and p != path]:
+                del table[stale]
+
+    def walk(left: Any, right: Any, path: PathKey) -> Any:
+        if isinstance(left, dict) and isinstance(right, dict):
+            result = dict(left)
+            for key, value in right.items():
+                child = path + (key,)
+                key_positions[child] = over.key_positions.get(child, over.where(child))
+                result[key] = walk(left.get(key), value, child) if key in left else take(value, child)
+            return result
+        return take(right, path)
+
+    def take(value: Any, path: PathKey) -> Any:
+        replace_subtree(path)
+        for table, source in ((positions, over.positions), (key_positions, over.key_positions)):
+            for p, pos in source.items():
+                if _under(p, path):
+                    table[p] = pos
+        return value
+
+    data = walk(base.data, over.data, ())
+    positions[()] = over.positions.get((), (over.file, 1, 1))
+    return Document(file=over.file, data=data, positions=positions, key_positions=key_positions)
+
+
+def origin_of(doc: Document, path: PathKey) -> Position:
+    return doc.where(path)

@@ -1,0 +1,44 @@
+"""Kubernetes quantity arithmetic, just enough to compare and convert the quantities nimgen reads."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+_SUFFIX = {
+    "": 1, "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}
+_QUANTITY = re.compile(r"^\+?(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+
+
+def parse(value: str | int | float) -> Decimal:
+    """'16Gi' -> 17179869184, '500m' -> 0.5. Raises ValueError on anything else (schemas rule that out)."""
+    match = _QUANTITY.match(str(value))
+    if not match:
+        raise ValueError(f"not a quantity: {value!r}")
+    number, suffix = Decimal(match["num"]), match["suffix"] or ""
+    if suffix[:1] in ("e", "E"):
+        return number * Decimal(10) ** int(suffix[1:])
+    return number * Decimal(_SUFFIX[suffix])
+
+
+def canonical(value: str | int | float) -> str:
+    """Quantities as strings, the way they land in manifests (numbers from YAML become '4', '0.5')."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def gigabytes(value: str | int | float) -> float:
+    """Decimal gigabytes (10^9 bytes): the unit NIM's min_vram_per_device_gb and GPU data sheets use."""
+    return float(parse(value) / Decimal(10**9))
+
+
+def millicores(value: str | int | float) -> int:
+    return int(parse(value) * 1000)
+
+
+def megabytes(value: str | int | float) -> int:
+    return int(parse(value) / Decimal(10**6))
