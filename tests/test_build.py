@@ -68,7 +68,7 @@ def test_check_fails_after_a_hand_edit(built: Path):
     result = run(built, "check")
     assert result.exit_code == 1
     assert "changed: out/prod/chat/llama-8b-chat.yaml" in result.stdout
-    assert "-      maxReplicas: 60" in result.stdout and "+      maxReplicas: 6" in result.stdout
+    assert "-    maxReplicas: 60\n" in result.stdout and "+    maxReplicas: 6\n" in result.stdout
 
 
 def test_check_fails_after_a_deleted_file(built: Path):

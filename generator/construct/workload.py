@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from constructs import Construct
@@ -33,6 +34,15 @@ def quantity_of(number: float) -> str:
     if value == value.to_integral_value():
         return str(int(value))
     return f"{int(value * 1000)}m"
+
+
+def plain_number(number: float) -> str:
+    """KEDA parses thresholds as floats, not quantities: 8.0 -> '8', 0.5 -> '0.5'."""
+    return f"{number:g}"
+
+
+def kserve_at_least(version: str, minimum: tuple[int, int]) -> bool:
+    return tuple(int(x) for x in version.split(".")[:2]) >= minimum
 
 
 class NimWorkload(Construct):
@@ -102,7 +112,7 @@ class NimWorkload(Construct):
                         "valueFrom": {"secretKeyRef": {"name": w.store.secret, "key": w.store.secret_key}}})
         if w.store.kind == "uri" and w.store.uri.startswith("hf://"):
             env.append({"name": "NIM_MODEL_NAME", "value": URI_MOUNT})
-        if self.env.kserve_version < "0.16" and w.store.kind == "uri":
+        if not kserve_at_least(self.env.kserve_version, (0, 16)) and w.store.kind == "uri":
             env.append({"name": "STORAGE_URI", "value": w.store.uri})
         return env
 
@@ -155,8 +165,9 @@ class NimWorkload(Construct):
         annotations = dict(w.annotations)
         modes = {"Standard": "Standard", "Knative": "Knative", "RawDeployment": "RawDeployment", "Serverless": "Serverless"}
         annotations["serving.kserve.io/deploymentMode"] = modes[env.deployment_mode]
-        annotations["serving.kserve.io/autoscalerClass"] = {"hpa": "external", "keda": "external", "none": "none",
-                                                             "knative": "kpa.autoscaling.knative.dev"}[w.scaling.backend]
+        if w.scaling.backend != "knative":  # Knative mode autoscales with its own KPA by default
+            annotations["serving.kserve.io/autoscalerClass"] = {"hpa": "external", "keda": "external",
+                                                                 "none": "none"}[w.scaling.backend]
         annotations["nimgen.dev/profile"] = f"{w.profile.profile.name if w.profile.profile else w.profile.pin} ({w.profile.mode})"
         if w.model:
             annotations["nimgen.dev/model"] = f"{w.model}:{w.model_version}"
@@ -166,7 +177,7 @@ class NimWorkload(Construct):
         }
         if w.scaling.backend == "knative" and w.scaling.metric:
             predictor["scaleMetric"] = {"concurrency": "concurrency", "throughput": "rps", "latency": "concurrency"}[w.scaling.metric]
-            predictor["scaleTarget"] = int(w.scaling.target)
+            predictor["scaleTarget"] = max(1, math.ceil(w.scaling.target))
         p = w.placement
         if p.queue:
             predictor["labels"] = {"kai.scheduler/queue": p.queue}
@@ -191,7 +202,7 @@ class NimWorkload(Construct):
         if w.pull_secrets:
             predictor["imagePullSecrets"] = [{"name": s} for s in w.pull_secrets]
         predictor["securityContext"] = {"runAsNonRoot": True, "runAsUser": NIM_UID, "runAsGroup": NIM_UID, "fsGroup": NIM_UID}
-        if w.store.kind == "uri" and env.kserve_version >= "0.16":
+        if w.store.kind == "uri" and kserve_at_least(env.kserve_version, (0, 16)):
             predictor["storageUris"] = [{"uri": w.store.uri, "mountPath": URI_MOUNT}]
         predictor["containers"] = [container]
         predictor["volumes"] = volumes
@@ -218,7 +229,7 @@ class NimWorkload(Construct):
         spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{self.w.name}-predictor"},
                 "minReplicaCount": s.min_replicas, "maxReplicaCount": s.max_replicas, "pollingInterval": 15,
                 "triggers": [{"type": "prometheus", "metadata": {"serverAddress": s.prometheus_address,
-                                                                 "query": s.query, "threshold": quantity_of(s.target)}}]}
+                                                                 "query": s.query, "threshold": plain_number(s.target)}}]}
         if s.scale_to_zero_after is not None:
             spec["cooldownPeriod"] = s.scale_to_zero_after  # KEDA applies it only to the last replica
         api_object(self, "keda.sh/v1alpha1", "ScaledObject", self.meta(self.w.name), spec=spec)
