@@ -32,7 +32,8 @@ def report_errors(command):
             sys.stderr.write(render(failed.diagnostics, fmt))
             errors = sum(1 for d in failed.diagnostics if d.severity == "error")
             if fmt == "text":
-                click.echo(f"nimgen: {errors} error(s); out/ was not changed", err=True)
+                untouched = "; out/ was not changed" if ctx.info_name == "build" else ""
+                click.echo(f"nimgen: {errors} error(s){untouched}", err=True)
             ctx.exit(EXIT_USER_ERROR)
         except (click.exceptions.Exit, click.ClickException):
             raise

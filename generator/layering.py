@@ -1,6 +1,6 @@
 """Layering: an environment's file merged over the base file of the same relative path.
 
-Maps merge key by key; lists and scalars replace. Positions travel with the values, so an error in the merged
+Maps merge key by key; lists, scalars and the one-of choices in CHOICES replace. Positions travel with the values, so an error in the merged
 document still points at the file and line that wrote the offending value, and `explain` can say where each
 value came from. Validation runs on the merged document: an environment override alone is usually partial.
 """
@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from .load import Document, PathKey, Position
+
+# Maps that hold a choice (exactly one of several keys) are replaced as a whole, not merged: an environment that
+# switches a base workload from `store: {ngc: ...}` to `store: {pvc: ...}` means the switch, not both.
+# (spec.model stays a map that merges: bumping only `version` per environment is the common override.)
+CHOICES = {("spec", "profile"), ("spec", "store")}
 
 
 def _under(path: PathKey, prefix: PathKey) -> bool:
@@ -26,7 +31,7 @@ def merge(base: Document, over: Document) -> Document:
                 del table[stale]
 
     def walk(left: Any, right: Any, path: PathKey) -> Any:
-        if isinstance(left, dict) and isinstance(right, dict):
+        if isinstance(left, dict) and isinstance(right, dict) and path not in CHOICES:
             result = dict(left)
             for key, value in right.items():
                 child = path + (key,)

@@ -99,7 +99,13 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
             return None, [Diagnostic(file, line, col, "$", "file holds more than one YAML document",
                                      "nimgen expects one document per file; split it")]
         context = f" ({exc.context})" if exc.context else ""
-        return None, [Diagnostic(file, line, col, "$", f"YAML syntax error: {message}{context}")]
+        hint = None
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            hint = f"the construct started at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+        lines = text.split("\n")
+        if mark is not None and mark.line < len(lines) and lines[mark.line][mark.column:mark.column + 1] == "\t":
+            hint = "YAML does not allow tabs for indentation: use spaces"
+        return None, [Diagnostic(file, line, col, "$", f"YAML syntax error: {message}{context}", hint)]
     except yaml.reader.ReaderError as exc:  # bad encoding or control characters
         before = text[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1

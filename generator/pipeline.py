@@ -46,6 +46,7 @@ class Loader:
         self.root = root
         self.problems: list[Diagnostic] = []
         self._parsed: dict[Path, Document | None] = {}
+        self.invalid: set[tuple[str, str]] = set()   # (kind, name) of documents that failed validation
 
     def file(self, path: Path) -> Document | None:
         if path not in self._parsed:
@@ -68,7 +69,13 @@ class Loader:
             return None
         problems = validate_document(doc, expected_kind)
         self.problems.extend(problems)
-        return None if errors_in(problems) else doc
+        if errors_in(problems):
+            # remember the name, so references to it do not also report 'unknown ...'
+            name = doc.data.get("metadata", {}).get("name") if isinstance(doc.data.get("metadata"), dict) else None
+            if isinstance(name, str):
+                self.invalid.add((expected_kind or str(doc.data.get("kind")), name))
+            return None
+        return doc
 
     def shared_gallery(self) -> dict[str, dict[str, Document]]:
         entries: dict[str, dict[str, Document]] = {kind: {} for kind in sources.GALLERY_DIRS.values()}
@@ -115,7 +122,7 @@ class Loader:
         models = {}
         for name, doc in gallery["NimModel"].items():
             models[name] = catalog_model(doc)
-        inputs.gallery = Gallery(gallery["ComputeTemplate"], gallery["DataSource"], models)
+        inputs.gallery = Gallery(gallery["ComputeTemplate"], gallery["DataSource"], models, self.invalid)
         return inputs
 
 
@@ -237,7 +244,8 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
         problems.extend(found)
         if result is not None:
             resolved[name] = result
-    problems = loader.problems + problems
+    # a base file is shared by every environment: report each of its problems once
+    problems = sorted(set(loader.problems + problems))
     if errors_in(problems):
         raise BuildFailed(problems)
     files: dict[str, dict[str, str]] = {}

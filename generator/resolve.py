@@ -48,6 +48,7 @@ class Gallery:
     compute: dict[str, Document] = field(default_factory=dict)
     datasources: dict[str, Document] = field(default_factory=dict)
     models: dict[str, CatalogModel] = field(default_factory=dict)
+    invalid: set[tuple[str, str]] = field(default_factory=set)   # (kind, name) already reported as invalid
 
 
 # --------------------------------------------------------------------------------------------- secrets
@@ -171,6 +172,7 @@ class WorkloadResolver:
         self.name = doc.data["metadata"]["name"]
         self.problems: list[Diagnostic] = []
         self.effective: list[tuple[str, Any, str]] = []
+        self.template_failed = False
 
     # -- helpers
     def error(self, path: PathKey, message: str, hint: str | None = None, key: bool = False) -> None:
@@ -232,6 +234,9 @@ class WorkloadResolver:
             self.value(("spec", "compute", "template"))
             template = self.gallery.compute.get(template_name)
             if template is None:
+                self.template_failed = True
+                if ("ComputeTemplate", template_name) in self.gallery.invalid:
+                    return merged  # its own errors are reported already
                 self.error(("spec", "compute", "template"), f"unknown compute template '{template_name}'",
                            _suggest(template_name, list(self.gallery.compute)))
             else:
@@ -367,7 +372,7 @@ class WorkloadResolver:
     def compute(self, compute_spec: dict[str, tuple[Any, str]], gpus: int | None) -> Compute | None:
         values = {k: v for k, (v, _) in compute_spec.items()}
         for field_name in ("cpu", "memory"):
-            if field_name not in values:
+            if field_name not in values and not self.template_failed:
                 self.error(("spec", "compute"), f"compute needs {field_name}: set it or use a template that does",
                            "NIM needs explicit requests; KServe's webhook would otherwise inject 1 CPU / 2Gi", key=True)
         if gpus is None or "cpu" not in values or "memory" not in values:
@@ -412,6 +417,8 @@ class WorkloadResolver:
         source = self.gallery.datasources.get(name)
         path = ("spec", "store", "ngc", "cache", "dataSource")
         if source is None:
+            if ("DataSource", name) in self.gallery.invalid:
+                return None
             self.error(path, f"unknown data source '{name}'", _suggest(name, list(self.gallery.datasources)))
             return None
         spec = source.data["spec"]
@@ -459,7 +466,10 @@ class WorkloadResolver:
         high = self.value(("spec", "scaling", "maxReplicas"), max(low, 1))
         backend = self.env.autoscaling_backend
         if high < low:
-            self.error(("spec", "scaling", "maxReplicas"), f"must be >= minReplicas ({low})")
+            file, line, _ = self.doc.where(("spec", "scaling", "minReplicas"))
+            self.error(("spec", "scaling", "maxReplicas"), f"must be >= minReplicas ({low})",
+                       f"minReplicas is set at {file}:{line}")
+            return Scaling(low, high, "none")
         zero = spec.get("scaleToZero")
         if low == 0 and zero is None:
             self.error(("spec", "scaling", "minReplicas"), "minReplicas 0 needs scaleToZero: {afterSeconds: N}",
@@ -570,6 +580,8 @@ def resolve(env_name: str, env_doc: Document, project_docs: list[Document], work
         meta = doc.data["metadata"]
         project = projects.get(meta["project"])
         if project is None:
+            if ("Project", meta["project"]) in gallery.invalid:
+                continue  # the project file's own errors are reported
             problems.append(doc.diagnostic(("metadata", "project"), f"unknown project '{meta['project']}' in environment {env_name}",
                                            _suggest(meta["project"], list(projects))))
             continue

@@ -50,6 +50,9 @@ def validator_for(kind: str) -> jsonschema.protocols.Validator:
 def validate_document(doc: Document, expected_kind: str | None = None) -> list[Diagnostic]:
     """All schema problems of one document, or [] when it is valid."""
     data = doc.data
+    if "apiVersion" not in data:
+        return [doc.diagnostic(("apiVersion",), "missing required field 'apiVersion'",
+                               "start every input with 'apiVersion: nimgen.dev/v1alpha1'")]
     if data.get("apiVersion") != API_VERSION:
         found = data.get("apiVersion")
         return [doc.diagnostic(("apiVersion",), f"apiVersion must be {API_VERSION}, found {found!r}",

@@ -216,3 +216,41 @@ def test_explain_shows_origins_and_rejections(repo: Path):
     assert "template h100-x1 (templates/compute/h100-x1.yaml:" in out
     assert "NIM_MODEL_PROFILE=" + PIN_H100_FP8 in out
     assert "tensorrt_llm-l40s-bf16-tp1-throughput" in out and "optimized for L40S" in out
+
+
+# -- layering of choices, and one report per mistake
+
+
+def test_override_switches_a_choice_instead_of_merging_it(repo: Path):
+    path = repo / "environments" / "dev" / "workloads" / "llama-8b-chat.yaml"
+    path.write_text(path.read_text() + "  store: {pvc: {claim: llama-store}}\n  profile: {name: vllm-fp16-tp1}\n")
+    w = resolved(repo, "dev")["llama-8b-chat"]
+    assert (w.store.kind, w.store.claim, w.store.secret) == ("pvc", "llama-store", None)
+    assert w.profile.mode == "name"
+    assert resolved(repo, "prod")["llama-8b-chat"].store.kind == "ngc"
+
+
+def test_error_in_a_base_file_is_reported_once_not_per_environment(built: Path):
+    path = built / "environments" / "base" / "workloads" / "llama-8b-chat.yaml"
+    path.write_text(path.read_text().replace("scheduling: {nodePools: [l40s]}", "scheduling: {nodePools: [l40s], nodeTpye: x}"))
+    result = run(built, "build")
+    assert result.exit_code == 1
+    lines = [l for l in result.stderr.splitlines() if "nodeTpye" in l]
+    assert len(lines) == 1 and lines[0].startswith("environments/base/workloads/llama-8b-chat.yaml:17:")
+
+
+def test_invalid_project_file_causes_no_follow_on_unknown_project_errors(built: Path):
+    path = built / "environments" / "prod" / "projects" / "chat.yaml"
+    path.write_text(path.read_text().replace("memory: 2Ti", "memory: 2TB"))
+    result = run(built, "build")
+    assert result.exit_code == 1
+    assert "environments/prod/projects/chat.yaml:5:41: spec.quota.memory:" in result.stderr and "not a Kubernetes quantity" in result.stderr
+    assert "unknown project" not in result.stderr
+
+
+def test_unknown_template_is_one_error_not_three(built: Path):
+    path = built / "environments" / "prod" / "workloads" / "llama-8b-chat.yaml"
+    path.write_text(path.read_text().replace("template: h100-x1", "template: h100-x4"))
+    result = run(built, "build")
+    errors = [l for l in result.stderr.splitlines() if ": " in l and not l.startswith("nimgen:")]
+    assert len(errors) == 1 and "unknown compute template 'h100-x4'" in errors[0] and "did you mean 'h100-x" in errors[0]
