@@ -61,12 +61,17 @@ def validator(kubernetes_version: str, api_version: str, kind: str):
     path = core_schema_file(version, api_version, kind)
     if not path.exists():
         return None
-    base = path.parent.as_uri() + "/"
     schema = json.loads(path.read_text())
-    schema.setdefault("$id", base + path.name)
-    registry = Registry().with_resource(base + "_definitions.json", Resource.from_contents(
-        json.loads((path.parent / "_definitions.json").read_text()), default_specification=DRAFT202012))
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    schema.setdefault("$id", path.parent.as_uri() + "/" + path.name)
+    return jsonschema.Draft202012Validator(schema, registry=_definitions(path.parent))
+
+
+@lru_cache(maxsize=None)
+def _definitions(folder: Path) -> Registry:
+    """The shared _definitions.json, crawled once: an uncrawled registry re-crawls on every $ref lookup."""
+    contents = json.loads((folder / "_definitions.json").read_text())
+    resource = Resource.from_contents(contents, default_specification=DRAFT202012)
+    return Registry().with_resource(folder.as_uri() + "/_definitions.json", resource).crawl()
 
 
 def verify_object(obj: dict, kubernetes_version: str) -> list[tuple[tuple, str]]:
