@@ -247,11 +247,41 @@ def _general_problem(
     return None
 
 
+# Low-precision formats need tensor-core support: FP8 arrived with Ada and Hopper, FP4 with Blackwell. Optimized
+# profiles are built per GPU and already carry this; a generic profile is checked against the pool's GPU family.
+# A product not listed here is not judged (nimgen cannot know it).
+_FP8_FAMILIES = ("H100", "H200", "GH200", "H800", "H20", "L40S", "L40", "L4", "ADA")
+_FP4_FAMILIES = ("B100", "B200", "B300", "GB200", "GB300", "BLACKWELL")
+_OLDER_FAMILIES = ("A100", "A800", "A10", "A10G", "A30", "A40", "A16", "A2", "T4", "V100")
+
+
+def _family_support(product: str) -> set[str] | None:
+    """Low precisions the pool's GPU can run natively, or None when nimgen does not know the product."""
+    tokens = set(normalise_gpu_name(product))
+    if tokens & set(_FP4_FAMILIES):
+        return {"fp8", "nvfp4", "mxfp4"}
+    if tokens & set(_FP8_FAMILIES):
+        return {"fp8"}
+    if tokens & set(_OLDER_FAMILIES):
+        return set()
+    return None
+
+
+def _precision_problem(profile: Profile, pool: Pool) -> str | None:
+    if profile.optimized or profile.precision not in ("fp8", "nvfp4", "mxfp4"):
+        return None
+    support = _family_support(pool.product)
+    if support is None or profile.precision in support:
+        return None
+    needs = "an Ada, Hopper or Blackwell GPU" if profile.precision == "fp8" else "a Blackwell GPU"
+    return f"{profile.precision} needs {needs}, pool '{pool.name}' has {pool.product}"
+
+
 def _pool_problem(
     profile: Profile, pool: Pool, *, mig_profile: str | None, parameters_billions: float | None
 ) -> str | None:
     """A reason this pool in particular cannot run the profile, or None."""
-    mismatch = _gpu_mismatch(profile, pool)
+    mismatch = _gpu_mismatch(profile, pool) or _precision_problem(profile, pool)
     if mismatch:
         return mismatch
     if mig_profile:

@@ -528,3 +528,31 @@ def test_pin_is_the_id_or_else_the_name():
     by_name = Profile(name="vllm-bf16-tp1-pp1", engine="vllm", precision="bf16", tp=1, pp=1, lora=False)
     assert by_name.pin == "vllm-bf16-tp1-pp1"
     assert not by_name.optimized and H100_FP8_TP1_THR.optimized
+
+
+# --- precision support of the pool's GPU family ---------------------------------------------------------------------
+
+VLLM33_NVFP4_TP1 = row("13b2cabe93f6e3d81e056b10d747d4baffc8dc6708977963dbc02c378fe6e7fd", "vllm", "nvfp4", 1,
+                       min_vram_gb=82)
+B200 = Pool(name="b200", product="NVIDIA-B200", per_node=8, memory_gb=180)
+
+
+def test_generic_fp4_profile_needs_a_blackwell_gpu():
+    hopper = select_profile((VLLM33_NVFP4_TP1, VLLM33_FP8_TP2), [H100], parameters_billions=70)
+    assert hopper.chosen == VLLM33_FP8_TP2
+    assert rejection_of(hopper, VLLM33_NVFP4_TP1).reason == "nvfp4 needs a Blackwell GPU, pool 'h100' has NVIDIA-H100-80GB-HBM3"
+    blackwell = select_profile((VLLM33_NVFP4_TP1, VLLM33_FP8_TP2), [B200], parameters_billions=70)
+    assert blackwell.chosen == VLLM33_NVFP4_TP1
+
+
+def test_generic_fp8_profile_needs_ada_hopper_or_blackwell():
+    ampere = select_profile((VLLM33_FP8_TP2,), [A100], parameters_billions=70)
+    assert ampere.chosen is None
+    assert rejection_of(ampere, VLLM33_FP8_TP2).reason == \
+        "fp8 needs an Ada, Hopper or Blackwell GPU, pool 'a100' has NVIDIA-A100-SXM4-80GB"
+    assert select_profile((VLLM33_FP8_TP2,), [H100], parameters_billions=70).chosen == VLLM33_FP8_TP2
+
+
+def test_unknown_gpu_family_is_not_judged_on_precision():
+    odd = Pool(name="odd", product="Some-Future-GPU", per_node=8, memory_gb=200)
+    assert select_profile((VLLM33_NVFP4_TP1,), [odd]).chosen == VLLM33_NVFP4_TP1
