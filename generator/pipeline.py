@@ -7,6 +7,8 @@ A build either produces every environment's verified files or raises BuildFailed
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata as pkg_metadata
 from pathlib import Path
@@ -23,7 +25,7 @@ from .load import Document, load_file
 from .model import ResolvedEnvironment
 from .resolve import Gallery, resolve, scan_for_secrets
 from .validate import validate_document
-from .verify import verify_file
+from .verify import kubeconform, verify_file
 
 PROJECT_FILE = "_project.yaml"   # '_' cannot start a workload name, so it never collides with one
 QUEUES_FILE = "cluster/queues.yaml"
@@ -187,11 +189,24 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
             found = verify_file(f"{shown_root}/{relpath}", text, emit.sort_objects(objects), env.kubernetes_version)
             problems.extend(found)
             files[relpath] = text
-            if cache and not found:
-                cache.put(wanted[relpath][0], text)
+        problems.extend(run_kubeconform({r: files[r] for r in missing}, env.kubernetes_version, shown_root))
+        if cache and not problems:
+            for relpath in missing:
+                cache.put(wanted[relpath][0], files[relpath])
     files["kustomization.yaml"] = kustomization(files)
     files["README.md"] = readme(resolved, files)
     return Rendered(dict(sorted(files.items())), problems)
+
+
+def run_kubeconform(files: dict[str, str], kubernetes_version: str, shown_root: str) -> list[Diagnostic]:
+    """kubeconform, when installed, over the files verified in this run (cached files were verified before)."""
+    if not files or shutil.which("kubeconform") is None:
+        return []
+    with tempfile.TemporaryDirectory(prefix="nimgen-kubeconform-") as tmp:
+        for relpath, text in files.items():
+            (Path(tmp) / relpath).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / relpath).write_text(text, encoding="utf-8")
+        return kubeconform(Path(tmp), kubernetes_version, shown_root)
 
 
 def kustomization(files: dict[str, str]) -> str:

@@ -122,6 +122,10 @@ def resolve_environment_spec(doc: Document, name: str) -> Environment:
 
 def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
     problems = []
+    if doc.data["metadata"]["name"] != env.name:
+        problems.append(doc.diagnostic(("metadata", "name"), f"environment name '{doc.data['metadata']['name']}' "
+                                       f"does not match its folder environments/{env.name}/",
+                                       f"set metadata.name: {env.name} in environments/{env.name}/environment.yaml"))
     seen: dict[str, int] = {}
     for i, pool in enumerate(env.node_pools):
         if pool.name in seen:
