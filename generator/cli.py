@@ -112,16 +112,21 @@ def differences(root: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def print_differences(root: Path) -> list[tuple[str, str, str]]:
+    found = differences(root)
+    for status, path, diff in found:
+        click.echo(f"{status}: {path}")
+        if diff:
+            click.echo(diff, nl=False)
+    return found
+
+
 @main.command()
 @click.pass_context
 @report_errors
 def check(ctx: click.Context) -> None:
     """Fail when out/ differs from a fresh build (changed, missing or extra files)."""
-    found = differences(ctx.obj["root"])
-    for status, path, diff in found:
-        click.echo(f"{status}: {path}")
-        if diff:
-            click.echo(diff, nl=False)
+    found = print_differences(ctx.obj["root"])
     if found:
         click.echo(f"nimgen check: {len(found)} difference(s) between out/ and a fresh build; run 'make build'", err=True)
         ctx.exit(EXIT_USER_ERROR)
@@ -133,11 +138,7 @@ def check(ctx: click.Context) -> None:
 @report_errors
 def plan(ctx: click.Context) -> None:
     """Show what a build would change in out/, without writing."""
-    found = differences(ctx.obj["root"])
-    for status, path, diff in found:
-        click.echo(f"{status}: {path}")
-        if diff:
-            click.echo(diff, nl=False)
+    found = print_differences(ctx.obj["root"])
     click.echo(f"nimgen plan: {len(found)} file(s) would change")
 
 
