@@ -514,7 +514,7 @@ class WorkloadResolver:
         names = tuple(p.name for p in pools)
         required: list[tuple[str, str, tuple[str, ...]]] = []
         preferred: list[tuple[int, tuple]] = []
-        if names and len(names) < len(self.env.node_pools) or scheduling.get("nodePools"):
+        if names:  # GPU pods go only to the environment's declared pools
             required.append((self.env.node_pool_label, "In", tuple(sorted(names))))
         if len(names) > 1:
             # priority order as descending weights: the scheduler tries the first pool first

@@ -156,10 +156,7 @@ def test_environment_gallery_entry_overrides_the_shared_one(repo: Path):
 
 
 def test_literal_ngc_key_anywhere_is_an_error(repo: Path):
-    spec = {**BASE_SPEC}
-    write_workload(repo, "dev", "leaky", spec, )
-    path = repo / "environments" / "dev" / "workloads" / "leaky.yaml"
-    path.write_text(path.read_text() + "  # nothing\n".replace("# nothing", "") )
+    path = write_workload(repo, "dev", "leaky", BASE_SPEC)
     data = yaml.safe_load(path.read_text())
     data["metadata"]["annotations"] = {"debug": "nvapi-abcdefghijklmnopqrstuvwxyz0123456789"}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
