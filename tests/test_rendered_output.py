@@ -75,3 +75,61 @@ def test_no_ngc_key_material_in_out():
             for env in container["env"]:
                 if env["name"] == "NGC_API_KEY":
                     assert "value" not in env and set(env["valueFrom"]) == {"secretKeyRef"}
+
+
+def objects_of(rel: str) -> dict[str, dict]:
+    return {o["kind"]: o for o in yaml.safe_load_all((OUT / rel).read_text())}
+
+
+def test_inference_service_follows_the_nim_container_contract():
+    isvc = objects_of("prod/chat/llama-70b-chat.yaml")["InferenceService"]
+    predictor = isvc["spec"]["predictor"]
+    (container,) = predictor["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/v1/health/live", "port": 8000}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v1/health/ready"
+    assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 1200
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NIM_MODEL_PROFILE"]["value"] == "4fbe63c3f6f9b928dac05fe81a278ac1ad45ccf329850f66bd6cbc0c2f2c044c"
+    assert env["NIM_CACHE_PATH"]["value"] == "/opt/nim/.cache"
+    assert container["resources"]["requests"] == container["resources"]["limits"] == {
+        "cpu": "24", "memory": "192Gi", "nvidia.com/gpu": "2"}
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "32Gi"}} in predictor["volumes"]
+    assert predictor["securityContext"]["runAsNonRoot"] is True and predictor["securityContext"]["fsGroup"] == 1000
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "external"
+
+
+def test_pre_staged_store_is_read_only_and_has_no_ngc_key():
+    predictor = objects_of("staging/research/mistral-7b-eval.yaml")["InferenceService"]["spec"]["predictor"]
+    (container,) = predictor["containers"]
+    assert "NGC_API_KEY" not in {e["name"] for e in container["env"]}
+    assert {"name": "nim-cache", "mountPath": "/opt/nim/.cache", "readOnly": True,
+            "subPath": "nim-cache/mistral-7b-instruct-v0.3"} in container["volumeMounts"]
+
+
+def test_object_store_goes_through_kserve_storage_uris_and_mig_is_requested():
+    predictor = objects_of("staging/research/llama-8b-batch.yaml")["InferenceService"]["spec"]["predictor"]
+    assert predictor["storageUris"] == [{"uri": "s3://models/nim-cache/llama-3.1-8b-instruct-1.1.2", "mountPath": "/mnt/models"}]
+    assert predictor["containers"][0]["resources"]["limits"]["nvidia.com/mig-3g.40gb"] == "1"
+
+
+def test_scale_to_zero_uses_keda_with_the_idle_period():
+    scaled = objects_of("staging/chat/llama-8b-chat.yaml")["ScaledObject"]["spec"]
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"], scaled["cooldownPeriod"]) == (0, 2, 600)
+    assert scaled["scaleTargetRef"]["name"] == "llama-8b-chat-predictor"
+    assert 'namespace="chat",service="llama-8b-chat-predictor"' in scaled["triggers"][0]["metadata"]["query"]
+
+
+def test_hpa_targets_the_predictor_deployment_on_the_pods_metric():
+    hpa = objects_of("dev/research/mistral-7b-eval.yaml")["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mistral-7b-eval-predictor"}
+    assert hpa["metrics"][0]["pods"]["metric"]["name"] == "num_requests_running"
+    assert hpa["metrics"][0]["pods"]["target"] == {"type": "AverageValue", "averageValue": "4"}
+
+
+def test_warmup_job_downloads_the_pinned_profile_into_the_cache():
+    job = objects_of("prod/chat/llama-70b-chat.yaml")["Job"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["download-to-cache", "--profile",
+                                    "4fbe63c3f6f9b928dac05fe81a278ac1ad45ccf329850f66bd6cbc0c2f2c044c"]
+    assert job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "llama-70b-chat-nim-cache"
