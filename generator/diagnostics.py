@@ -48,11 +48,6 @@ def errors_in(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return [d for d in diagnostics if d.severity == ERROR]
 
 
-def raise_if_errors(diagnostics: Sequence[Diagnostic]) -> None:
-    if errors_in(diagnostics):
-        raise BuildFailed(diagnostics)
-
-
 def json_path(parts: Iterable[str | int]) -> str:
     """('spec', 'tolerations', 0, 'key') -> 'spec.tolerations[0].key'; the document root is '$'."""
     out = ""

@@ -1,7 +1,7 @@
 """Layering: an environment's file merged over the base file of the same relative path.
 
-Maps merge key by key; lists, scalars and the one-of choices in CHOICES replace. Positions travel with the values, so an error in the merged
-document still points at the file and line that wrote the offending value, and `explain` can say where each
+Maps merge key by key; lists, scalars and the one-of choices in CHOICES replace. Positions travel with the
+values, so an error in the merged document still points at the file and line that wrote the offending value, and `explain` can say where each
 value came from. Validation runs on the merged document: an environment override alone is usually partial.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .load import Document, PathKey, Position
+from .load import Document, PathKey
 
 # Maps that hold a choice (exactly one of several keys) are replaced as a whole, not merged: an environment that
 # switches a base workload from `store: {ngc: ...}` to `store: {pvc: ...}` means the switch, not both.
@@ -52,6 +52,3 @@ def merge(base: Document, over: Document) -> Document:
     positions[()] = over.positions.get((), (over.file, 1, 1))
     return Document(file=over.file, data=data, positions=positions, key_positions=key_positions)
 
-
-def origin_of(doc: Document, path: PathKey) -> Position:
-    return doc.where(path)

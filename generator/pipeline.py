@@ -63,8 +63,7 @@ class Loader:
         docs = [self.file(p) for p in layer.files]
         if any(d is None for d in docs):
             return None
-        doc = docs[0] if len(docs) == 1 else merge(docs[0], docs[1])
-        return doc
+        return docs[0] if len(docs) == 1 else merge(docs[0], docs[1])
 
     def validated(self, doc: Document | None, expected_kind: str | None) -> Document | None:
         if doc is None:
@@ -73,7 +72,8 @@ class Loader:
         self.problems.extend(problems)
         if errors_in(problems):
             # remember the name, so references to it do not also report 'unknown ...'
-            name = doc.data.get("metadata", {}).get("name") if isinstance(doc.data.get("metadata"), dict) else None
+            meta = doc.data.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
             if isinstance(name, str):
                 self.invalid.add((expected_kind or str(doc.data.get("kind")), name))
             return None

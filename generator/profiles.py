@@ -250,19 +250,19 @@ def _general_problem(
 # Low-precision formats need tensor-core support: FP8 arrived with Ada and Hopper, FP4 with Blackwell. Optimized
 # profiles are built per GPU and already carry this; a generic profile is checked against the pool's GPU family.
 # A product not listed here is not judged (nimgen cannot know it).
-_FP8_FAMILIES = ("H100", "H200", "GH200", "H800", "H20", "L40S", "L40", "L4", "ADA")
-_FP4_FAMILIES = ("B100", "B200", "B300", "GB200", "GB300", "BLACKWELL")
-_OLDER_FAMILIES = ("A100", "A800", "A10", "A10G", "A30", "A40", "A16", "A2", "T4", "V100")
+_FP8_FAMILIES = frozenset({"H100", "H200", "GH200", "H800", "H20", "L40S", "L40", "L4", "ADA"})
+_FP4_FAMILIES = frozenset({"B100", "B200", "B300", "GB200", "GB300", "BLACKWELL"})
+_OLDER_FAMILIES = frozenset({"A100", "A800", "A10", "A10G", "A30", "A40", "A16", "A2", "T4", "V100"})
 
 
 def _family_support(product: str) -> set[str] | None:
     """Low precisions the pool's GPU can run natively, or None when nimgen does not know the product."""
     tokens = set(normalise_gpu_name(product))
-    if tokens & set(_FP4_FAMILIES):
+    if tokens & _FP4_FAMILIES:
         return {"fp8", "nvfp4", "mxfp4"}
-    if tokens & set(_FP8_FAMILIES):
+    if tokens & _FP8_FAMILIES:
         return {"fp8"}
-    if tokens & set(_OLDER_FAMILIES):
+    if tokens & _OLDER_FAMILIES:
         return set()
     return None
 

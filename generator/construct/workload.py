@@ -163,8 +163,7 @@ class NimWorkload(Construct):
         w, env = self.w, self.env
         container, volumes = self.container()
         annotations = dict(w.annotations)
-        modes = {"Standard": "Standard", "Knative": "Knative", "RawDeployment": "RawDeployment", "Serverless": "Serverless"}
-        annotations["serving.kserve.io/deploymentMode"] = modes[env.deployment_mode]
+        annotations["serving.kserve.io/deploymentMode"] = env.deployment_mode
         if w.scaling.backend != "knative":  # Knative mode autoscales with its own KPA by default
             annotations["serving.kserve.io/autoscalerClass"] = {"hpa": "external", "keda": "external",
                                                                  "none": "none"}[w.scaling.backend]
