@@ -1,13 +1,13 @@
-"""Errors as values: every stage reports problems as Diagnostics, and the CLI prints them.
+"""Errors as values: every stage reports problems as Diagnostics.
 
 A Diagnostic always names a file, a 1-based line and column, and the JSON path of the field, so a user can
-jump straight to the problem. Stages collect all diagnostics before stopping; `BuildFailed` carries them out.
+jump straight to the problem. Stages collect all diagnostics before stopping; `BuildFailed` carries them out;
+report/diagnostics.py prints them.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 ERROR = "error"
@@ -57,12 +57,3 @@ def json_path(parts: Iterable[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out or "$"
-
-
-def render(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
-    ordered = sorted(diagnostics)
-    if fmt == "json":
-        return json.dumps([asdict(d) for d in ordered], indent=2) + "\n"
-    if fmt == "github":
-        return "".join(d.github() + "\n" for d in ordered)
-    return "".join(d.text() + "\n" for d in ordered)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a private copy of the example repository, and a way to run the CLI against it."""
+"""Shared fixtures: a private copy of the test repository (tests/fixtures/repo, independent of the example
+environments the project ships), built once per session, and a way to run the CLI against it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from generator.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "repo"
 SHARED = PROJECT.parent / "shared"
 UPSTREAM_SCHEMAS = SHARED / "crds" / "jsonschema"
 
@@ -28,20 +30,39 @@ def run(root: Path, *args: str) -> Result:
     return Result(result.exit_code, result.stdout, result.stderr)
 
 
+def make_repo(dest: Path) -> Path:
+    """The fixture's environments and gallery, with the product's NIM catalog (real profile data)."""
+    shutil.copytree(FIXTURE, dest, dirs_exist_ok=True)
+    shutil.copytree(PROJECT / "templates" / "models", dest / "templates" / "models")
+    return dest
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A copy of the example inputs and committed out/ (the generator itself is imported, not copied)."""
+    return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_repo(tmp_path_factory.mktemp("built") / "repo")
+    result = run(root, "build")
+    assert result.exit_code == 0, result.stderr
+    return root
+
+
+@pytest.fixture
+def built(built_once: Path, tmp_path: Path) -> Path:
+    """A built copy, build cache included: a build after an edit constructs only what the edit changed."""
+    return Path(shutil.copytree(built_once, tmp_path / "repo", symlinks=True))
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The project's own inputs and committed out/, to check that out/ is what they produce."""
     for name in ("environments", "templates", "out"):
         if (PROJECT / name).exists():
             shutil.copytree(PROJECT / name, tmp_path / name)
     return tmp_path
-
-
-@pytest.fixture
-def built(repo: Path) -> Path:
-    result = run(repo, "build")
-    assert result.exit_code == 0, result.stderr
-    return repo
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

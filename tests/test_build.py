@@ -56,9 +56,9 @@ def test_build_is_identical_under_another_hash_seed_without_cache(built: Path):
     assert snapshot(built / "out") == before
 
 
-def test_committed_out_matches_a_fresh_build(repo: Path):
-    """The out/ in git is what the inputs produce (the same gate as `make check`)."""
-    result = run(repo, "check")
+def test_committed_out_matches_a_fresh_build(project_copy: Path):
+    """The out/ in git is what the project's inputs produce (the same gate as `make check`)."""
+    result = run(project_copy, "check")
     assert result.exit_code == 0, result.stdout + result.stderr
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run, snapshot
+from conftest import FIXTURE, run, snapshot
 
 # A complete, valid new workload for prod; most cases change one line of it (line numbers shown on the right).
 NEW = "environments/prod/workloads/x.yaml"
@@ -52,7 +52,7 @@ NGC_KEY = "nvapi-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijklmnopqrstuvwx"
 PROD_OVERRIDE = "environments/prod/workloads/llama-8b-chat.yaml"
 DEV_OVERRIDE = "environments/dev/workloads/llama-8b-chat.yaml"
 BASE_CHAT = "environments/base/workloads/llama-8b-chat.yaml"
-BASE_CHAT_TEXT = (Path(__file__).resolve().parent.parent / BASE_CHAT).read_text()
+BASE_CHAT_TEXT = (FIXTURE / BASE_CHAT).read_text()
 
 # (id, file relative to the root, text written to it, expected "FILE:LINE:COL: PATH:" prefix, key phrase)
 CASES = [
@@ -95,7 +95,7 @@ CASES = [
      f"{NEW}:12:42: spec.scaling.maxReplicas:", "must be >= minReplicas (3)"),
     ("bad-enum-in-environment", "environments/prod/environment.yaml",
      edit("autoscaling: {backend: keda}", "autoscaling: {backend: kedaa}",
-          (Path(__file__).resolve().parent.parent / "environments/prod/environment.yaml").read_text()),
+          (FIXTURE / "environments/prod/environment.yaml").read_text()),
      "environments/prod/environment.yaml:6:26: spec.autoscaling.backend:", "'kedaa' is not one of"),
     ("bad-compute-template-file", "templates/compute/small.yaml", textwrap.dedent("""\
         apiVersion: nimgen.dev/v1alpha1

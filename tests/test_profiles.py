@@ -12,16 +12,13 @@ import random
 
 import pytest
 
-from generator.profiles import (
+from generator.model import Profile, Rejection
+from generator.resolve.gpus import Pool, gpu_matches, normalise_gpu_name
+from generator.resolve.profiles import (
     BYTES_PER_PARAM,
     PRECISION_ORDER,
-    Pool,
-    Profile,
-    Rejection,
     check_profile,
-    gpu_matches,
     incompatibility,
-    normalise_gpu_name,
     select_profile,
     sort_key,
 )

@@ -9,7 +9,8 @@ import yaml
 
 from conftest import run
 from generator.diagnostics import BuildFailed
-from generator.pipeline import compile_all
+from generator.model import MatchExpression, Pvc
+from generator.usecases import compile_all
 
 PIN_H100_FP8 = "2959f7f0dfeb14631352967402c282e904ff33e1d1fa015f603d9890cf92ca0f"
 
@@ -43,8 +44,8 @@ def test_environment_overrides_merge_over_base(repo: Path):
     prod, dev = resolved(repo, "prod")["llama-8b-chat"], resolved(repo, "dev")["llama-8b-chat"]
     assert (prod.scaling.min_replicas, prod.scaling.max_replicas) == (2, 6)       # prod override
     assert (dev.scaling.min_replicas, dev.scaling.max_replicas) == (1, 1)         # base min, dev max
-    assert dev.access.type == "public" and prod.access.type == "authenticated"   # base value kept in prod
-    assert dict(prod.annotations) == {"owner": "search-team@example.com"}
+    assert dev.access.kind == "public" and prod.access.kind == "authenticated"   # base value kept in prod
+    assert dict(prod.service.meta.annotations)["owner"] == "search-team@example.com"
 
 
 def test_auto_profile_is_pinned_per_environment_gpu(repo: Path):
@@ -180,7 +181,7 @@ def test_explicit_compute_fields_override_the_template(repo: Path):
     write_workload(repo, "dev", "tuned", spec)
     w = resolved(repo, "dev")["tuned"]
     assert (w.compute.cpu, w.compute.memory) == ("8", "40Gi")
-    assert ("spec.compute.memory", "40Gi") in [(p, v) for p, v, _ in w.effective]
+    assert ("spec.compute.memory", "40Gi") in [(p.path, p.value) for p in w.provenance]
 
 
 def test_mig_slice_requests_a_mig_resource_and_a_generic_profile(repo: Path):
@@ -191,12 +192,14 @@ def test_mig_slice_requests_a_mig_resource_and_a_generic_profile(repo: Path):
 
 def test_pool_priority_becomes_descending_weights_and_taints_tolerations(repo: Path):
     w = resolved(repo, "prod")["llama-8b-chat"]
-    assert w.placement.pools == ("h100-reserved", "h100-spot")
-    assert [weight for weight, _ in w.placement.preferred] == [100, 90]
-    assert ("run.ai/node-pool", "In", ("h100-reserved", "h100-spot")) in w.placement.required
-    assert ("run.ai/type", "In", ("inference",)) in w.placement.required
-    assert {(t.key, t.effect) for t in w.placement.tolerations} == {("nvidia.com/gpu", "NoSchedule"), ("spot", "NoExecute")}
-    assert (w.placement.scheduler_name, w.placement.queue, w.placement.priority_class) == ("kai-scheduler", "chat", "inference")
+    placement = w.service.placement
+    assert placement.pools == ("h100-reserved", "h100-spot")
+    assert [term.weight for term in placement.preferred] == [100, 90]
+    assert MatchExpression("run.ai/node-pool", "In", ("h100-reserved", "h100-spot")) in placement.required
+    assert MatchExpression("run.ai/type", "In", ("inference",)) in placement.required
+    assert {(t.key, t.effect) for t in placement.tolerations} == {("nvidia.com/gpu", "NoSchedule"), ("spot", "NoExecute")}
+    assert (placement.scheduler_name, dict(placement.pod_labels), placement.priority_class) == (
+        "kai-scheduler", {"kai.scheduler/queue": "chat"}, "inference")
 
 
 def test_unknown_node_pool_suggests_the_close_one(repo: Path):
@@ -222,7 +225,7 @@ def test_override_switches_a_choice_instead_of_merging_it(repo: Path):
     path = repo / "environments" / "dev" / "workloads" / "llama-8b-chat.yaml"
     path.write_text(path.read_text() + "  store: {pvc: {claim: llama-store}}\n  profile: {name: vllm-fp16-tp1}\n")
     w = resolved(repo, "dev")["llama-8b-chat"]
-    assert (w.store.kind, w.store.claim, w.store.secret) == ("pvc", "llama-store", None)
+    assert w.store == Pvc("llama-store", None)
     assert w.profile.mode == "name"
     assert resolved(repo, "prod")["llama-8b-chat"].store.kind == "ngc"
 

@@ -1,26 +1,56 @@
-"""Stage 4, construct: cdk8s constructs build the Kubernetes objects of the resolved model. No decisions here.
+"""Stage 4, construct: cdk8s charts render the resolved model into Kubernetes objects. No decisions here.
 
-cdk8s runs on Node.js through jsii, which costs half a second to start: it is imported only when something
-actually needs constructing (the build cache answers for everything unchanged).
+A chart holds the objects of one output file that share a namespace (None: cluster-scoped) and labels; each
+model part in it is rendered by the construct registered for its type. cdk8s runs on Node.js through jsii, which
+costs half a second to start: it is imported only when something actually needs constructing.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
-# jsii prints a banner on Node 20 unless told it is expected; set before the runtime starts.
+# jsii prints a banner on Node 20 unless told it is expected: set before anything below starts the runtime.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+from ..model import Labels  # noqa: E402, Project, Queue, Workload
+# Importing the construct modules registers them for the model types they render.
+from . import autoscaling, disruption, inference_service, mesh_policy, network_policy, project, queues, storage  # noqa: F401,E402
+from .registry import render  # noqa: E402
 
-def synthesize(builders: dict[str, Callable[[Any], None]]) -> dict[str, list[dict]]:
-    """Run each builder in a chart of its own; returns the objects of each chart by output file."""
+
+@dataclass(frozen=True)
+class ChartSpec:
+    namespace: str | None
+    labels: Labels
+    parts: tuple[Any, ...]
+
+
+def workload_charts(w: Workload) -> tuple[ChartSpec, ...]:
+    return (ChartSpec(w.namespace, w.labels, w.parts),)
+
+
+def project_charts(p: Project) -> tuple[ChartSpec, ...]:
+    # The Namespace is cluster-scoped: a chart namespace would be stamped on it.
+    return (ChartSpec(None, p.labels, (p.namespace_object,)), ChartSpec(p.namespace, p.labels, p.parts))
+
+
+def queue_charts(queues_: tuple[Queue, ...]) -> tuple[ChartSpec, ...]:
+    return (ChartSpec(None, (), queues_),)
+
+
+def synthesize(files: dict[str, tuple[ChartSpec, ...]]) -> dict[str, list[dict]]:
+    """Render each file's charts; returns the objects of each file (in no particular order)."""
     import cdk8s
 
     app = cdk8s.App()
-    charts = {}
-    for i, (relpath, build) in enumerate(sorted(builders.items())):
-        chart = cdk8s.Chart(app, f"c{i}", disable_resource_name_hashes=True)
-        build(chart)
-        charts[relpath] = chart
-    return {relpath: list(chart.to_json()) for relpath, chart in charts.items()}
+    charts: dict[str, list[Any]] = {}
+    for i, (relpath, specs) in enumerate(sorted(files.items())):
+        for j, spec in enumerate(specs):
+            chart = cdk8s.Chart(app, f"c{i}-{j}", namespace=spec.namespace, labels=dict(spec.labels) or None,
+                                disable_resource_name_hashes=True)
+            for part in spec.parts:
+                render(chart, part)
+            charts.setdefault(relpath, []).append(chart)
+    return {relpath: [obj for chart in found for obj in chart.to_json()] for relpath, found in charts.items()}

@@ -1,0 +1,91 @@
+"""The one way construct creates Kubernetes objects, and the renderers of shapes several objects share.
+
+Each object is one cdk8s ApiObject plus one JSON patch per top-level body field (usually just `spec`): coarse
+jsii calls, never one per field. Metadata comes from the model's Meta; namespace and shared labels from the chart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from ..model import (ClaimVolume, Container, EmptyDirVolume, EnvVar, Labels, MatchExpression, Meta, Mount, PodSecurity,
+                     Probe, SharedMemoryVolume, Volume)
+
+
+def api_object(scope: Construct, api_version: str, kind: str, meta: Meta, **body: Any) -> Any:
+    import cdk8s
+
+    obj = cdk8s.ApiObject(
+        scope, f"{kind}-{meta.name}", api_version=api_version, kind=kind,
+        metadata=cdk8s.ApiObjectMetadata(name=meta.name, labels=dict(meta.labels) or None,
+                                         annotations=dict(meta.annotations) or None))
+    if body:
+        obj.add_json_patch(*(cdk8s.JsonPatch.add(f"/{key}", value) for key, value in body.items()))
+    return obj
+
+
+def match_labels(labels: Labels) -> dict:
+    return {"matchLabels": dict(labels)}
+
+
+def expressions(exprs: tuple[MatchExpression, ...]) -> list[dict]:
+    return [{"key": e.key, "operator": e.operator, **({"values": list(e.values)} if e.values else {})} for e in exprs]
+
+
+def env_var(var: EnvVar) -> dict:
+    if var.secret is not None:
+        return {"name": var.name, "valueFrom": {"secretKeyRef": {"name": var.secret.name, "key": var.secret.key}}}
+    return {"name": var.name, "value": var.value}
+
+
+def probe(p: Probe) -> dict:
+    return {"httpGet": {"path": p.path, "port": p.port}, "periodSeconds": p.period_seconds,
+            "failureThreshold": p.failure_threshold, "timeoutSeconds": p.timeout_seconds}
+
+
+def mount(m: Mount) -> dict:
+    found: dict = {"name": m.volume, "mountPath": m.path}
+    if m.read_only:
+        found["readOnly"] = True
+    if m.sub_path:
+        found["subPath"] = m.sub_path
+    return found
+
+
+def volume(v: Volume) -> dict:
+    match v:
+        case SharedMemoryVolume(name, size):
+            return {"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": size}}
+        case EmptyDirVolume(name):
+            return {"name": name, "emptyDir": {}}
+        case ClaimVolume(name, claim, read_only):
+            return {"name": name, "persistentVolumeClaim": {"claimName": claim, **({"readOnly": True} if read_only else {})}}
+    raise TypeError(f"no rendering for volume {v!r}")
+
+
+def container(c: Container) -> dict:
+    found: dict = {"name": c.name, "image": c.image}
+    if c.command:
+        found["command"] = list(c.command)
+    if c.ports:
+        found["ports"] = [{"containerPort": p.number, "name": p.name, "protocol": p.protocol} for p in c.ports]
+    found["env"] = [env_var(e) for e in c.env]
+    found["resources"] = {"requests": dict(c.resources.requests), "limits": dict(c.resources.limits)}
+    for key, p in (("livenessProbe", c.liveness), ("readinessProbe", c.readiness), ("startupProbe", c.startup)):
+        if p is not None:
+            found[key] = probe(p)
+    found["securityContext"] = {"allowPrivilegeEscalation": c.security.allow_privilege_escalation,
+                                "capabilities": {"drop": list(c.security.drop_capabilities)}}
+    found["volumeMounts"] = [mount(m) for m in c.mounts]
+    return found
+
+
+def pod_security(s: PodSecurity) -> dict:
+    return {"runAsNonRoot": s.run_as_non_root, "runAsUser": s.run_as_user, "runAsGroup": s.run_as_group,
+            "fsGroup": s.fs_group}
+
+
+def pull_secrets(names: tuple[str, ...]) -> dict:
+    return {"imagePullSecrets": [{"name": n} for n in names]} if names else {}

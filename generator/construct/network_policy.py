@@ -1,0 +1,21 @@
+"""The NetworkPolicy that says which namespaces may open connections to a workload's pods."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from ..model import IngressPolicy
+from .base import api_object, match_labels
+from .registry import renders
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"   # set by Kubernetes on every Namespace
+
+
+@renders(IngressPolicy)
+class IngressPolicyConstruct(Construct):
+    def __init__(self, scope: Construct, policy: IngressPolicy):
+        super().__init__(scope, "ingress-policy")
+        rules = [{"from": [{"namespaceSelector": match_labels(((NAMESPACE_NAME_LABEL, ns),))}],
+                  "ports": [{"port": policy.port, "protocol": "TCP"}]} for ns in policy.from_namespaces]
+        api_object(self, "networking.k8s.io/v1", "NetworkPolicy", policy.meta,
+                   spec={"podSelector": match_labels(policy.selector), "policyTypes": ["Ingress"], "ingress": rules})

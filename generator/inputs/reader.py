@@ -1,0 +1,109 @@
+"""Read every input of the repository once, layered and validated, grouped per environment for resolve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, errors_in
+from . import sources
+from .layering import merge
+from .load import Document, load_file
+from .secrets import scan_for_secrets
+from .validate import validate_document
+
+GalleryDocuments = dict[str, dict[str, Document]]   # kind -> name -> document
+
+
+@dataclass
+class InputSet:
+    """The validated documents of one environment."""
+
+    environment: Document | None = None
+    projects: list[Document] = field(default_factory=list)
+    workloads: list[Document] = field(default_factory=list)
+    gallery: GalleryDocuments = field(default_factory=dict)
+    invalid: set[tuple[str, str]] = field(default_factory=set)   # (kind, name) of documents that failed validation
+
+
+class Reader:
+    """Loads and validates files, each file parsed once per run however many environments share it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[Diagnostic] = []
+        self._parsed: dict[Path, Document | None] = {}
+        self.invalid: set[tuple[str, str]] = set()
+
+    def file(self, path: Path) -> Document | None:
+        if path not in self._parsed:
+            doc, problems = load_file(path, self.root)
+            self.problems.extend(problems)
+            if doc is not None:
+                self.problems.extend(scan_for_secrets(doc))
+            self._parsed[path] = doc
+        return self._parsed[path]
+
+    def layer(self, layer: sources.Layer) -> Document | None:
+        docs = [self.file(p) for p in layer.files]
+        if any(d is None for d in docs):
+            return None
+        return docs[0] if len(docs) == 1 else merge(docs[0], docs[1])
+
+    def validated(self, doc: Document | None, expected_kind: str | None) -> Document | None:
+        if doc is None:
+            return None
+        problems = validate_document(doc, expected_kind)
+        self.problems.extend(problems)
+        if errors_in(problems):
+            # remember the name, so references to it do not also report 'unknown ...'
+            meta = doc.data.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            if isinstance(name, str):
+                self.invalid.add((expected_kind or str(doc.data.get("kind")), name))
+            return None
+        return doc
+
+    def shared_gallery(self) -> GalleryDocuments:
+        entries: GalleryDocuments = {kind: {} for kind in sources.GALLERY_DIRS.values()}
+        for path in sources.gallery_files(self.root):
+            kind = sources.GALLERY_DIRS[path.relative_to(self.root / "templates").parts[0]]
+            doc = self.validated(self.file(path), kind)
+            if doc is not None:
+                self._add_entry(entries[kind], doc)
+        return entries
+
+    def _add_entry(self, table: dict[str, Document], doc: Document) -> None:
+        name = doc.data["metadata"]["name"]
+        if name in table:
+            self.problems.append(doc.diagnostic(("metadata", "name"), f"duplicate {doc.data['kind']} '{name}'",
+                                                f"already defined in {table[name].file}"))
+        table[name] = doc
+
+    def environment(self, env: str, shared: GalleryDocuments) -> InputSet:
+        inputs = InputSet(gallery={kind: dict(entries) for kind, entries in shared.items()}, invalid=self.invalid)
+        for layer in sources.environment_layers(self.root, env):
+            doc = self.layer(layer)
+            if doc is None:
+                continue
+            if doc.data.get("enabled") is False:
+                continue  # an environment drops an input inherited from base
+            doc = self.validated(doc, sources.expected_kind(layer.relpath))
+            if doc is None:
+                continue
+            kind = doc.data["kind"]
+            if kind == "Environment":
+                inputs.environment = doc
+            elif kind == "Project":
+                inputs.projects.append(doc)
+            elif kind == "InferenceWorkload":
+                inputs.workloads.append(doc)
+            else:  # a gallery override: merged over the shared entry of the same name
+                name = doc.data["metadata"]["name"]
+                table = inputs.gallery[kind]
+                table[name] = merge(table[name], doc) if name in table else doc
+        if inputs.environment is None and not any(p.file.startswith(f"environments/{env}/") for p in self.problems):
+            self.problems.append(Diagnostic(f"environments/{env}/{sources.ENVIRONMENT_FILE}", 1, 1, "$",
+                                            f"environment {env} has no environment.yaml",
+                                            "every folder under environments/ (except base) is an environment"))
+        return inputs

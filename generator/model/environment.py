@@ -1,0 +1,68 @@
+"""The facts and policies of one environment's cluster, as resolve read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import Labels
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    effect: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class NodePool:
+    name: str
+    product: str                         # the nvidia.com/gpu.product label value its nodes carry
+    per_node: int
+    memory: str | None = None
+    device: str | None = None
+    mig_profiles: tuple[str, ...] = ()
+    taints: tuple[Taint, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    pods_metric: str | None = None
+    query: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    issuer: str
+    jwks_uri: str
+    audiences: tuple[str, ...] = ()
+    groups_claim: str = "groups"
+    user_claim: str = "email"
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    source: str
+    kubernetes_version: str
+    kserve_version: str
+    deployment_mode: str
+    autoscaling_backend: str             # hpa | keda | knative
+    prometheus_address: str | None
+    metrics: tuple[tuple[str, MetricSource], ...]
+    scheduler: str                       # kai | default
+    node_pool_label: str
+    node_type_label: str
+    priority_class: str | None
+    node_pools: tuple[NodePool, ...]
+    storage_default_class: str | None
+    storage_shared_class: str | None
+    gateway_namespace: str
+    monitoring_namespace: str
+    identity: Identity | None
+    allow_public_endpoints: bool
+    auto_tolerate_taints: bool
+    labels: Labels
+
+    def metric(self, name: str) -> MetricSource | None:
+        return dict(self.metrics).get(name)

@@ -1,0 +1,82 @@
+"""A project: its namespace and guard rails, one GPU budget, and its KAI queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import Labels, Meta
+
+
+@dataclass(frozen=True)
+class GpuBudget:
+    """The one place a project's GPU numbers live: KAI queue, ResourceQuota and the quota checks all read it."""
+
+    quota: int                           # guaranteed GPUs
+    limit: int | None                    # the most GPUs it may hold, borrowing over quota; None = unlimited
+
+
+@dataclass(frozen=True)
+class NamespaceObject:
+    meta: Meta
+
+
+@dataclass(frozen=True)
+class ResourceQuota:
+    meta: Meta
+    hard: Labels                         # resource name -> quantity
+
+
+@dataclass(frozen=True)
+class LimitRange:
+    """Defaults for containers that declare nothing (sidecars, debug pods); NIM containers are explicit."""
+
+    meta: Meta
+    default_request: Labels
+    default_limit: Labels
+
+
+@dataclass(frozen=True)
+class DefaultDenyIngress:
+    meta: Meta
+
+
+@dataclass(frozen=True)
+class QueueResource:
+    quota: int                           # -1 = no quota
+    limit: int                           # -1 = no limit
+    over_quota_weight: int
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A KAI scheduler Queue (cluster-scoped): cpu in millicores, memory in MB, as KAI counts them."""
+
+    meta: Meta
+    display_name: str
+    gpu: QueueResource
+    cpu: QueueResource
+    memory: QueueResource
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    namespace: str
+    sources: tuple[str, ...]
+    labels: Labels                       # on every object of the project (chart-level)
+    charge_back: Labels                  # the environment's and project's labels, inherited by its workloads
+    budget: GpuBudget
+    over_quota_weight: int
+    cpu: str | None
+    memory: str | None
+    workloads: int | None
+    namespace_object: NamespaceObject
+    quota: ResourceQuota
+    limits: LimitRange
+    default_deny: DefaultDenyIngress
+    queue: Queue | None                  # under KAI only
+
+    @property
+    def parts(self) -> tuple:
+        """The namespaced objects of the project file (the Namespace itself is cluster-scoped)."""
+        return (self.quota, self.limits, self.default_deny)

@@ -1,0 +1,1 @@
+"""Report: everything nimgen says to people: diagnostics, plan/check differences, out/<env>/README.md, explain."""

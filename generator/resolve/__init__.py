@@ -1,0 +1,78 @@
+"""Stage 3, resolve: validated documents in, the frozen model (generator/model) out.
+
+Every decision is made here, each concern in its own module (see docs/ARCHITECTURE.md for the table of
+decisions and their modules). All cross-file rules live here too. Every problem becomes a Diagnostic at the
+value that caused it; resolve keeps going to report as many as it can.
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic
+from ..inputs.load import Document
+from ..inputs.reader import InputSet
+from ..model import Project, ResolvedEnvironment, Workload
+from .catalog import catalog_model
+from .context import Gallery, suggest
+from .environment import environment_problems, resolve_environment
+from .projects import quota_problems, resolve_project
+from .workload import resolve_workload
+
+__all__ = ["resolve"]
+
+
+def gallery_of(inputs: InputSet) -> Gallery:
+    docs = inputs.gallery
+    models = {name: catalog_model(doc) for name, doc in docs.get("NimModel", {}).items()}
+    return Gallery(docs.get("ComputeTemplate", {}), docs.get("DataSource", {}), models, inputs.invalid)
+
+
+def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None, list[Diagnostic]]:
+    """The environment's model, or None with the problems that stop it (warnings come back either way)."""
+    if inputs.environment is None:
+        raise ValueError("resolve needs the environment document")
+    env = resolve_environment(inputs.environment, env_name)
+    problems = environment_problems(inputs.environment, env)
+    gallery = gallery_of(inputs)
+
+    projects: dict[str, Project] = {}
+    namespaces: dict[str, str] = {}
+    for doc in inputs.projects:
+        project, found = resolve_project(doc, env)
+        problems.extend(found)
+        if project.name in projects:
+            problems.append(doc.diagnostic(("metadata", "name"), f"duplicate project '{project.name}'",
+                                           f"already defined in {projects[project.name].sources[-1]}"))
+            continue
+        if project.namespace in namespaces:
+            problems.append(doc.diagnostic(("spec", "namespace"), f"namespace '{project.namespace}' is already used by project "
+                                           f"'{namespaces[project.namespace]}'"))
+        projects[project.name] = project
+        namespaces[project.namespace] = project.name
+
+    workloads: list[Workload] = []
+    seen: dict[tuple[str, str], Document] = {}
+    for doc in inputs.workloads:
+        meta = doc.data["metadata"]
+        project = projects.get(meta["project"])
+        if project is None:
+            if ("Project", meta["project"]) not in gallery.invalid:  # else the project file's own errors are reported
+                problems.append(doc.diagnostic(("metadata", "project"), f"unknown project '{meta['project']}' in environment {env_name}",
+                                               suggest(meta["project"], list(projects))))
+            continue
+        key = (project.name, meta["name"])
+        if key in seen:
+            first = seen[key].where(("metadata", "name"))
+            problems.append(doc.diagnostic(("metadata", "name"), f"duplicate workload name '{meta['name']}' in project {project.name}",
+                                           f"first defined at {first[0]}:{first[1]}"))
+            continue
+        seen[key] = doc
+        workload, found = resolve_workload(doc, env, project, gallery)
+        problems.extend(found)
+        if workload is not None:
+            workloads.append(workload)
+
+    problems.extend(quota_problems(projects, workloads, seen))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    ordered = tuple(sorted(workloads, key=lambda w: (w.project, w.name)))
+    return ResolvedEnvironment(env, tuple(projects[k] for k in sorted(projects)), ordered), problems

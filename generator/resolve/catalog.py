@@ -1,0 +1,38 @@
+"""The NIM model catalog (templates/models): models, their image, and per version the profiles NIM ships."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..inputs.load import Document
+from ..model import Profile
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    name: str
+    image: str
+    parameters_billions: float | None
+    versions: tuple[tuple[str, tuple[Profile, ...]], ...]
+    source: Document
+
+    def profiles(self, version: str) -> tuple[Profile, ...] | None:
+        return dict(self.versions).get(version)
+
+    @property
+    def version_names(self) -> list[str]:
+        return [v for v, _ in self.versions]
+
+
+def _profile(entry: dict) -> Profile:
+    return Profile(
+        name=entry["name"], engine=entry["engine"], precision=entry["precision"], tp=entry["tp"], pp=entry["pp"],
+        lora=entry["lora"], id=entry.get("id"), gpu=entry.get("gpu"), gpu_device=entry.get("gpuDevice"),
+        objective=entry.get("objective"), min_vram_gb=entry.get("minVramGB"),
+    )
+
+
+def catalog_model(doc: Document) -> CatalogModel:
+    spec = doc.data["spec"]
+    versions = tuple((str(v["version"]), tuple(_profile(p) for p in v["profiles"])) for v in spec["versions"])
+    return CatalogModel(doc.data["metadata"]["name"], spec["image"], spec.get("parametersBillions"), versions, doc)

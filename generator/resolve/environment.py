@@ -1,0 +1,73 @@
+"""The Environment document: cluster facts and policies, with their defaults decided here."""
+
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic
+from ..inputs.load import Document
+from ..model import Environment, Identity, MetricSource, NodePool, Taint, labels_of
+from ..quantities import canonical
+
+DEFAULT_NODE_POOL_LABEL = "nimgen.dev/node-pool"
+DEFAULT_NODE_TYPE_LABEL = "nimgen.dev/node-type"
+# Under KAI, inference pods get a priority class so they are not preempted by training jobs.
+KAI_DEFAULT_PRIORITY_CLASS = "inference"
+
+
+def resolve_environment(doc: Document, name: str) -> Environment:
+    spec = doc.data["spec"]
+    kserve = spec.get("kserve", {})
+    autoscaling = spec.get("autoscaling", {})
+    scheduler = spec.get("scheduler", {})
+    identity = spec.get("identity")
+    pools = tuple(
+        NodePool(
+            name=p["name"], product=p["gpu"]["product"], per_node=p["gpu"]["perNode"],
+            memory=canonical(p["gpu"]["memory"]) if "memory" in p["gpu"] else None,
+            device=p["gpu"].get("device"), mig_profiles=tuple(p["gpu"].get("migProfiles", ())),
+            taints=tuple(Taint(t["key"], t["effect"], t.get("value")) for t in p.get("taints", ())),
+        )
+        for p in spec["nodePools"]
+    )
+    metrics = tuple(sorted((k, MetricSource(v.get("podsMetric"), v.get("query")))
+                           for k, v in autoscaling.get("metrics", {}).items()))
+    sched_name = scheduler.get("name", "default")
+    return Environment(
+        name=name, source=doc.file,
+        kubernetes_version=spec["kubernetesVersion"],
+        kserve_version=kserve.get("version", "0.20"),
+        deployment_mode=kserve.get("deploymentMode", "Standard"),
+        autoscaling_backend=autoscaling.get("backend", "hpa"),
+        prometheus_address=autoscaling.get("prometheus", {}).get("serverAddress"),
+        metrics=metrics,
+        scheduler=sched_name,
+        node_pool_label=scheduler.get("nodePoolLabel", DEFAULT_NODE_POOL_LABEL),
+        node_type_label=scheduler.get("nodeTypeLabel", DEFAULT_NODE_TYPE_LABEL),
+        priority_class=scheduler.get("priorityClassName", KAI_DEFAULT_PRIORITY_CLASS if sched_name == "kai" else None),
+        node_pools=pools,
+        storage_default_class=spec.get("storage", {}).get("defaultClass"),
+        storage_shared_class=spec.get("storage", {}).get("sharedClass"),
+        gateway_namespace=spec.get("ingress", {}).get("gatewayNamespace", "istio-system"),
+        monitoring_namespace=spec.get("monitoring", {}).get("namespace", "monitoring"),
+        identity=Identity(identity["issuer"], identity["jwksUri"], tuple(identity.get("audiences", ())),
+                          identity.get("groupsClaim", "groups"), identity.get("userClaim", "email")) if identity else None,
+        allow_public_endpoints=spec.get("policy", {}).get("allowPublicEndpoints", False),
+        auto_tolerate_taints=spec.get("policy", {}).get("autoTolerateTaints", True),
+        labels=labels_of(spec.get("labels")),
+    )
+
+
+def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
+    problems = []
+    if doc.data["metadata"]["name"] != env.name:
+        problems.append(doc.diagnostic(("metadata", "name"), f"environment name '{doc.data['metadata']['name']}' "
+                                       f"does not match its folder environments/{env.name}/",
+                                       f"set metadata.name: {env.name} in environments/{env.name}/environment.yaml"))
+    seen: dict[str, int] = {}
+    for i, pool in enumerate(env.node_pools):
+        if pool.name in seen:
+            problems.append(doc.diagnostic(("spec", "nodePools", i, "name"), f"duplicate node pool '{pool.name}'"))
+        seen[pool.name] = i
+    if env.autoscaling_backend == "keda" and not env.prometheus_address:
+        problems.append(doc.diagnostic(("spec", "autoscaling"), "backend keda needs prometheus.serverAddress",
+                                       "KEDA's prometheus trigger queries this address", key=True))
+    return problems

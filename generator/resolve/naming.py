@@ -1,0 +1,86 @@
+"""Every name and label set nimgen gives an object, decided here once.
+
+KServe derives some names itself; where nimgen must refer to them (the predictor Deployment an autoscaler
+targets, the pod label a policy selects), the rule is written down here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from ..model import Labels, labels_of
+
+MANAGED_BY = ("app.kubernetes.io/managed-by", "nimgen")
+PROJECT_LABEL = "nimgen.dev/project"
+# KServe labels every predictor pod with its InferenceService's name.
+ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
+KAI_QUEUE_LABEL = "kai.scheduler/queue"
+
+
+def predictor_deployment(workload: str) -> str:
+    """KServe (Standard mode) names the predictor Deployment `<isvc>-predictor`."""
+    return f"{workload}-predictor"
+
+
+def cache_claim(workload: str) -> str:
+    return f"{workload}-nim-cache"
+
+
+def warmup_job(workload: str) -> str:
+    return f"{workload}-cache-warmup"
+
+
+def ingress_policy(workload: str) -> str:
+    return f"{workload}-ingress"
+
+
+def request_authentication(workload: str) -> str:
+    return f"{workload}-jwt"
+
+
+def authorization_policy(workload: str) -> str:
+    return f"{workload}-access"
+
+
+def resource_quota(project: str) -> str:
+    return f"{project}-quota"
+
+
+def limit_range(project: str) -> str:
+    return f"{project}-defaults"
+
+
+DEFAULT_DENY_POLICY = "default-deny-ingress"
+
+
+def pod_selector(workload: str) -> Labels:
+    """The labels that select a workload's predictor pods."""
+    return ((ISVC_POD_LABEL, workload),)
+
+
+def charge_back_labels(environment_labels: Labels, own: dict[str, str]) -> Labels:
+    """The environment's standard labels with the project's charge-back labels over them."""
+    labels = dict(environment_labels)
+    labels.update(own)
+    return labels_of(labels)
+
+
+def project_labels(charge_back: Labels, project: str) -> Labels:
+    """On every object of a project."""
+    labels = dict(charge_back)
+    labels[PROJECT_LABEL] = project
+    labels[MANAGED_BY[0]] = MANAGED_BY[1]
+    return labels_of(labels)
+
+
+def workload_labels(charge_back: Labels, own: dict[str, str], workload: str, project: str) -> Labels:
+    """On every object of a workload: charge-back labels, the workload's own, and nimgen's identification."""
+    labels = dict(charge_back)
+    labels.update(own)
+    labels.update({"app.kubernetes.io/name": workload, "app.kubernetes.io/component": "inference",
+                   PROJECT_LABEL: project, MANAGED_BY[0]: MANAGED_BY[1]})
+    return labels_of(labels)
+
+
+def pod_labels(workload_labels_: Labels) -> Labels:
+    """Labels of pods a controller creates for the workload: the workload's, less managed-by (nimgen does not
+    manage pods; their controller does)."""
+    return tuple(item for item in workload_labels_ if item[0] != MANAGED_BY[0])

@@ -1,0 +1,105 @@
+"""The model reference (catalog entry or custom image) and the NIM profile pinned for it at build time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import NodePool, ProfileDecision
+from .catalog import CatalogModel
+from .compute import ComputeSpec
+from .context import WorkloadContext, suggest
+from .placement import gpu_pool
+from .profiles import check_profile, select_profile
+
+
+@dataclass(frozen=True)
+class ModelReference:
+    image: str
+    model: str | None = None             # catalog name; None for a custom image
+    version: str | None = None
+    catalog: CatalogModel | None = None
+
+
+def model_reference(ctx: WorkloadContext) -> ModelReference | None:
+    model = ctx.spec["model"]
+    if "image" in model and ("nim" in model or "version" in model):
+        # Through layering a base file may hold one and an environment the other: name both places.
+        given = "nim" if "nim" in model else "version"
+        file, line, _ = ctx.doc.where(("spec", "model", given))
+        ctx.error(("spec", "model", "image"), f"model has both a catalog reference ({given} at {file}:{line}) and an image",
+                  "use either {nim, version} (a catalog model) or {image} (a custom NIM image), not both")
+        return None
+    if "image" in model:
+        return ModelReference(ctx.value(("spec", "model", "image")))
+    name, version = ctx.value(("spec", "model", "nim")), str(ctx.value(("spec", "model", "version")))
+    catalog = ctx.gallery.models.get(name)
+    if catalog is None:
+        ctx.error(("spec", "model", "nim"), f"unknown NIM model '{name}'", suggest(name, list(ctx.gallery.models)))
+        return None
+    if catalog.profiles(version) is None:
+        ctx.error(("spec", "model", "version"), f"model {name} has no version '{version}' in the catalog",
+                  f"catalog versions: {', '.join(catalog.version_names)}")
+        return None
+    return ModelReference(f"{catalog.image}:{version}", name, version, catalog)
+
+
+def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool],
+                spec: ComputeSpec) -> tuple[ProfileDecision | None, int | None]:
+    """The pinned profile and the GPU count per replica it implies (None, None after an error)."""
+    requested = ctx.spec.get("profile", {"auto": {}})
+    explicit_gpus = spec.get("gpus", (None,))[0]
+    mig = spec.get("migProfile", (None,))[0]
+    ctx.record("spec.profile", requested, ctx.from_doc(("spec", "profile")) if "profile" in ctx.spec else "default")
+    catalog = ref.catalog
+    if catalog is None:
+        if "auto" in requested:
+            ctx.error(("spec", "profile") if "profile" in ctx.spec else ("spec", "model", "image"),
+                      "a custom image needs a manual profile: nimgen cannot choose among profiles it does not know",
+                      "set spec.profile.name or spec.profile.id")
+            return None, None
+        if explicit_gpus is None and mig is None:
+            ctx.error(("spec", "compute"), "a custom image needs an explicit GPU count (compute.gpus)",
+                      "nimgen cannot derive it from a profile outside the catalog", key=True)
+            return None, None
+        pin = requested.get("name") or requested.get("id")
+        return ProfileDecision("name" if "name" in requested else "id", pin, None,
+                               request=f"manual {pin} (custom image)"), explicit_gpus or 1
+    profiles = catalog.profiles(ref.version) or ()
+    gpu_pools = [gpu_pool(p) for p in pools]
+    if not gpu_pools:
+        return None, None  # no pool: reported by candidate_pools
+    checks = dict(gpus=explicit_gpus, mig_profile=mig, parameters_billions=catalog.parameters_billions)
+    if "auto" in requested:
+        auto = requested["auto"]
+        optimize_for, lora = auto.get("optimizeFor", "throughput"), auto.get("lora", False)
+        selection = select_profile(profiles, gpu_pools, optimize_for=optimize_for, lora=lora, **checks)
+        request = (f"auto (optimizeFor {optimize_for}, lora {str(lora).lower()}) on "
+                   + ", ".join(f"{p.name} ({p.product} x{p.per_node})" for p in pools))
+        if selection.chosen is None:
+            reasons = "; ".join(sorted({f"{r.profile.name}: {r.reason}" for r in selection.rejected})[:6])
+            ctx.error(("spec", "profile") if "profile" in ctx.spec else ("spec", "model"),
+                      f"no profile of {catalog.name} {ref.version} can run here: {request}",
+                      f"run 'nimgen explain {ctx.env.name} {ctx.name}' for every candidate; e.g. {reasons}")
+            return None, None
+        chosen = selection.chosen
+        return ProfileDecision("auto", chosen.pin, chosen, request, selection), explicit_gpus or chosen.gpus
+    key = "name" if "name" in requested else "id"
+    wanted = requested[key]
+    matches = [p for p in profiles if getattr(p, key) == wanted]
+    if not matches:
+        known = [getattr(p, key) for p in profiles if getattr(p, key)]
+        ctx.error(("spec", "profile", key), f"model {catalog.name} {ref.version} has no profile with {key} '{wanted}'",
+                  suggest(wanted, known) if key == "name" else "list the catalog's ids with 'nimgen explain'")
+        return None, None
+    if len(matches) > 1:
+        ctx.error(("spec", "profile", key), f"profile {key} '{wanted}' is ambiguous in {catalog.name} {ref.version}",
+                  "pin it by id: " + ", ".join(p.id or p.name for p in matches))
+        return None, None
+    chosen = matches[0]
+    rejections = check_profile(chosen, gpu_pools, **checks)
+    for rejection in rejections:
+        ctx.error(("spec", "profile", key),
+                  f"profile {chosen.name} cannot run on node pool '{rejection.pool or '-'}': {rejection.reason}")
+    if rejections:
+        return None, None
+    return ProfileDecision(key, chosen.pin, chosen, f"manual {key} {wanted}"), explicit_gpus or chosen.gpus

@@ -1,0 +1,91 @@
+"""Projects: namespace, guard rails, the one GPU budget, the KAI queue, and the checks that read the budget."""
+
+from __future__ import annotations
+
+from ..diagnostics import WARNING, Diagnostic
+from ..inputs.load import Document
+from ..model import (DefaultDenyIngress, Environment, GpuBudget, LimitRange, Meta, NamespaceObject, Project, Queue,
+                     QueueResource, ResourceQuota, Workload, labels_of)
+from ..quantities import canonical, megabytes, millicores
+from . import naming
+from .context import sources_of
+
+UNLIMITED = -1      # KAI's "no limit", also accepted in overQuota.gpuLimit
+# Containers that declare nothing (sidecars, debug pods) get these; NIM containers always declare their own.
+DEFAULT_REQUEST = (("cpu", "100m"), ("memory", "128Mi"))
+DEFAULT_LIMIT = (("cpu", "1"), ("memory", "512Mi"))
+
+
+def gpu_budget(doc: Document) -> tuple[GpuBudget, list[Diagnostic]]:
+    """quota.gpus is guaranteed; overQuota.gpuLimit (default: the quota, -1: unlimited) is the most it may hold."""
+    spec = doc.data["spec"]
+    quota = spec["quota"]["gpus"]
+    limit = spec.get("overQuota", {}).get("gpuLimit", quota)
+    if limit == UNLIMITED:
+        return GpuBudget(quota, None), []
+    if limit < quota:
+        file, line, _ = doc.where(("spec", "quota", "gpus"))
+        return GpuBudget(quota, limit), [doc.diagnostic(
+            ("spec", "overQuota", "gpuLimit"), f"gpuLimit {limit} is below the project's GPU quota of {quota}",
+            f"a KAI queue's limit must be at least its quota (quota.gpus is set at {file}:{line}): "
+            "raise overQuota.gpuLimit, or lower quota.gpus")]
+    return GpuBudget(quota, limit), []
+
+
+def resolve_project(doc: Document, env: Environment) -> tuple[Project, list[Diagnostic]]:
+    spec = doc.data["spec"]
+    quota = spec["quota"]
+    name = doc.data["metadata"]["name"]
+    namespace = spec.get("namespace", name)
+    budget, problems = gpu_budget(doc)
+    weight = spec.get("overQuota", {}).get("weight", 1)
+    cpu = canonical(quota["cpu"]) if "cpu" in quota else None
+    memory = canonical(quota["memory"]) if "memory" in quota else None
+    workloads = quota.get("workloads")
+    charge_back = naming.charge_back_labels(env.labels, spec.get("labels", {}))
+    labels = naming.project_labels(charge_back, name)
+    hard = {"requests.cpu": cpu, "requests.memory": memory,
+            "requests.nvidia.com/gpu": str(budget.limit) if budget.limit is not None else None,
+            "count/inferenceservices.serving.kserve.io": str(workloads) if workloads is not None else None}
+    queue = None
+    if env.scheduler == "kai":
+        queue = Queue(
+            Meta(name, labels), display_name=name,
+            gpu=QueueResource(budget.quota, budget.limit if budget.limit is not None else UNLIMITED, weight),
+            cpu=QueueResource(millicores(cpu) if cpu else UNLIMITED, UNLIMITED, weight),
+            memory=QueueResource(megabytes(memory) if memory else UNLIMITED, UNLIMITED, weight))
+    project = Project(
+        name=name, namespace=namespace, sources=sources_of(doc), labels=labels, charge_back=charge_back,
+        budget=budget, over_quota_weight=weight, cpu=cpu, memory=memory, workloads=workloads,
+        namespace_object=NamespaceObject(Meta(namespace)),
+        quota=ResourceQuota(Meta(naming.resource_quota(name)), labels_of({k: v for k, v in hard.items() if v is not None})),
+        limits=LimitRange(Meta(naming.limit_range(name)), DEFAULT_REQUEST, DEFAULT_LIMIT),
+        default_deny=DefaultDenyIngress(Meta(naming.DEFAULT_DENY_POLICY)),
+        queue=queue,
+    )
+    return project, problems
+
+
+def quota_problems(projects: dict[str, Project], workloads: list[Workload],
+                   docs: dict[tuple[str, str], Document]) -> list[Diagnostic]:
+    """Guaranteed replicas must fit the GPU quota, peak replicas the budget's limit, the count its limit."""
+    problems = []
+    for project in projects.values():
+        mine = [w for w in workloads if w.project == project.name]
+        if not mine:
+            continue
+        guaranteed = sum(w.scaling.min_replicas * w.compute.whole_gpus for w in mine)
+        peak = sum(w.scaling.max_replicas * w.compute.whole_gpus for w in mine)
+        last = docs[(project.name, mine[-1].name)]
+        if guaranteed > project.budget.quota:
+            problems.append(last.diagnostic(("spec", "scaling", "minReplicas"),
+                                            f"project {project.name} needs {guaranteed} GPUs at minReplicas, its quota is {project.budget.quota}",
+                                            "raise spec.quota.gpus of the project or lower minReplicas"))
+        if project.budget.limit is not None and peak > project.budget.limit:
+            problems.append(last.diagnostic(("spec", "scaling", "maxReplicas"),
+                                            f"project {project.name} may reach {peak} GPUs at maxReplicas, above its limit of {project.budget.limit}; "
+                                            "replicas beyond it will stay pending", severity=WARNING))
+        if project.workloads is not None and len(mine) > project.workloads:
+            problems.append(last.diagnostic(("metadata", "name"),
+                                            f"project {project.name} allows {project.workloads} workloads, found {len(mine)}"))
+    return problems

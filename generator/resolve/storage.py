@@ -1,0 +1,109 @@
+"""Storage: where the model comes from (NGC with a cache, a pre-staged claim, object storage) and what that
+means for the NIM container (environment, volumes, mounts) and for the objects nimgen renders beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Meta, Mount, Ngc,
+                     Pvc, Resources, SecretKeyRef, Store, StorageUri, Uri, Volume, WarmupJob)
+from ..quantities import canonical
+from . import naming, nim
+from .context import WorkloadContext, suggest
+
+CACHE_VOLUME = "nim-cache"
+NGC_KEY = "NGC_API_KEY"
+# download-to-cache is network- and disk-bound: a little CPU, memory for unpacking
+WARMUP_RESOURCES = Resources(requests=(("cpu", "1"), ("memory", "4Gi")), limits=(("cpu", "2"), ("memory", "8Gi")))
+WARMUP_BACKOFF_LIMIT = 3
+
+
+@dataclass(frozen=True)
+class StorageDecision:
+    store: Store
+    env: tuple[EnvVar, ...]              # after NIM_MODEL_PROFILE, in this order
+    volumes: tuple[Volume, ...]
+    mounts: tuple[Mount, ...]
+    storage_uris: tuple[StorageUri, ...]
+
+
+def kserve_at_least(version: str, minimum: tuple[int, int]) -> bool:
+    return tuple(int(x) for x in version.split(".")[:2]) >= minimum
+
+
+def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels,
+                    pull_secrets: tuple[str, ...]) -> StorageDecision | None:
+    store = ctx.spec["store"]
+    if "ngc" in store:
+        return _ngc(ctx, store["ngc"], max_replicas, image, pin, labels, pull_secrets)
+    if "pvc" in store:
+        claim = ctx.value(("spec", "store", "pvc", "claim"))
+        path = ctx.value(("spec", "store", "pvc", "path"))
+        sub_path = path.strip("/") or None if path else None
+        return StorageDecision(
+            Pvc(claim, sub_path), env=(EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH),),
+            volumes=(ClaimVolume(CACHE_VOLUME, claim, read_only=True),),
+            mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH, read_only=True, sub_path=sub_path),), storage_uris=())
+    uri = ctx.value(("spec", "store", "uri"))
+    env = [EnvVar("NIM_CACHE_PATH", nim.URI_MOUNT)]
+    if uri.startswith("hf://"):
+        env.append(EnvVar("NIM_MODEL_NAME", nim.URI_MOUNT))
+    # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI
+    modern = kserve_at_least(ctx.env.kserve_version, (0, 16))
+    if not modern:
+        env.append(EnvVar("STORAGE_URI", uri))
+    return StorageDecision(Uri(uri), env=tuple(env), volumes=(), mounts=(),
+                           storage_uris=(StorageUri(uri, nim.URI_MOUNT),) if modern else ())
+
+
+def _ngc(ctx: WorkloadContext, ngc: dict, max_replicas: int, image: str, pin: str, labels,
+         pull_secrets: tuple[str, ...]) -> StorageDecision | None:
+    ctx.value(("spec", "store", "ngc", "secret"))
+    key = SecretKeyRef(ngc["secret"], ngc.get("secretKey", NGC_KEY))
+    env = (EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH), EnvVar(NGC_KEY, secret=key))
+    cache, data_source, warmup = None, None, None
+    if "cache" in ngc:
+        data_source = ctx.value(("spec", "store", "ngc", "cache", "dataSource"))
+        cache = _cache_claim(ctx, data_source, max_replicas)
+        if cache is None:
+            return None
+        if ctx.value(("spec", "store", "ngc", "cache", "warmup"), False):
+            warmup = WarmupJob(
+                Meta(naming.warmup_job(ctx.name)), backoff_limit=WARMUP_BACKOFF_LIMIT, pod_labels=naming.pod_labels(labels),
+                restart_policy="OnFailure", pod_security=nim.POD_SECURITY,
+                container=Container("download-to-cache", image, env=env, resources=WARMUP_RESOURCES,
+                                    security=nim.CONTAINER_SECURITY, mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),),
+                                    command=("download-to-cache", "--profile", pin)),
+                volumes=(ClaimVolume(CACHE_VOLUME, _claim_name(cache)),), pull_secrets=pull_secrets)
+    volume = ClaimVolume(CACHE_VOLUME, _claim_name(cache)) if cache else EmptyDirVolume(CACHE_VOLUME)
+    return StorageDecision(Ngc(key, data_source, cache, warmup), env=env, volumes=(volume,),
+                           mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),), storage_uris=())
+
+
+def _claim_name(cache: CacheClaim | ExistingClaim) -> str:
+    return cache.meta.name if isinstance(cache, CacheClaim) else cache.name
+
+
+def _cache_claim(ctx: WorkloadContext, name: str, max_replicas: int) -> CacheClaim | ExistingClaim | None:
+    source = ctx.gallery.datasources.get(name)
+    path = ("spec", "store", "ngc", "cache", "dataSource")
+    if source is None:
+        if ("DataSource", name) not in ctx.gallery.invalid:
+            ctx.error(path, f"unknown data source '{name}'", suggest(name, list(ctx.gallery.datasources)))
+        return None
+    spec = source.data["spec"]
+    if "existingClaim" in spec:
+        return ExistingClaim(spec["existingClaim"])
+    pvc = spec["pvc"]
+    shared = max_replicas > 1
+    mode = pvc.get("accessMode") or ("ReadWriteMany" if shared else "ReadWriteOnce")
+    if shared and mode != "ReadWriteMany":
+        ctx.error(path, f"data source '{name}' is {mode}, but up to {max_replicas} replicas share the cache",
+                  "replicas on different nodes need ReadWriteMany: drop accessMode or use an RWX data source")
+    storage_class = pvc.get("storageClass") or (
+        ctx.env.storage_shared_class if mode == "ReadWriteMany" else ctx.env.storage_default_class)
+    size = canonical(pvc["size"])
+    ctx.record("cache.pvc", {"size": size, "accessMode": mode, "storageClass": storage_class},
+               f"data source {name} ({source.file})")
+    return CacheClaim(Meta(naming.cache_claim(ctx.name), annotations=(("nimgen.dev/data-source", name),)),
+                      size, storage_class, mode)

@@ -1,0 +1,47 @@
+"""One InferenceWorkload: each concern resolved by its own module, assembled into a model Workload."""
+
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic
+from ..inputs.load import Document
+from ..model import Environment, Project, Workload
+from . import naming, nim
+from .access import ingress_policy, resolve_access
+from .compute import compute_spec, resolve_compute
+from .context import Gallery, WorkloadContext, sources_of
+from .pinning import model_reference, pin_profile
+from .placement import candidate_pools, resolve_placement
+from .scaling import disruption_budget, resolve_scaling
+from .service import annotations, inference_service
+from .storage import resolve_storage
+
+
+def resolve_workload(doc: Document, env: Environment, project: Project,
+                     gallery: Gallery) -> tuple[Workload | None, list[Diagnostic]]:
+    ctx = WorkloadContext(doc, env, project, gallery)
+    metadata = doc.data["metadata"]
+    spec, template_failed = compute_spec(ctx)
+    pools = candidate_pools(ctx, spec)
+    ref = model_reference(ctx)
+    scaling = resolve_scaling(ctx)
+    decision, gpus = pin_profile(ctx, ref, pools, spec) if ref else (None, None)
+    compute = resolve_compute(ctx, spec, template_failed, gpus)
+    labels = naming.workload_labels(project.charge_back, metadata.get("labels", {}), ctx.name, project.name)
+    image = ref.image if ref else ""
+    pulls = nim.pull_secrets(image, ctx.spec["store"].get("ngc", {}).get("pullSecret"))
+    storage = resolve_storage(ctx, scaling.max_replicas, image, decision.pin if decision else "", labels, pulls)
+    access = resolve_access(ctx)
+    placement = resolve_placement(ctx, pools, spec)
+    if ctx.failed or ref is None or decision is None or compute is None or storage is None:
+        return None, ctx.problems
+    service = inference_service(
+        ctx.name, annotations(metadata.get("annotations", {}), env.deployment_mode, scaling, decision, ref.model,
+                              ref.version),
+        ref.image, decision, compute, storage, scaling, placement, pulls)
+    workload = Workload(
+        name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
+        image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
+        store=storage.store, scaling=scaling, access=access, service=service,
+        ingress=ingress_policy(ctx, access), disruption=disruption_budget(ctx, scaling),
+        provenance=tuple(ctx.provenance))
+    return workload, ctx.problems
