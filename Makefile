@@ -25,7 +25,7 @@ plan: $(STAMP)             ## show what a build would change in out/
 	$(NIMGEN) plan
 
 test: $(STAMP)             ## run the test suite
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto
 
 bench: $(STAMP)            ## time builds of a thousand generated workloads (cold, warm, one change)
 	$(VENV)/bin/python tools/bench.py

@@ -44,11 +44,13 @@ def synthesize(files: dict[str, tuple[ChartSpec, ...]]) -> dict[str, list[dict]]
     """Render each file's charts; returns the objects of each file (in no particular order)."""
     import cdk8s
 
-    app = cdk8s.App()
     charts: dict[str, list[Any]] = {}
-    for i, (relpath, specs) in enumerate(sorted(files.items())):
+    for relpath, specs in sorted(files.items()):
+        # An app per file: cdk8s resolves and validates the whole app on every chart's to_json, so one app for
+        # every file costs time quadratic in the number of files.
+        app = cdk8s.App()
         for j, spec in enumerate(specs):
-            chart = cdk8s.Chart(app, f"c{i}-{j}", namespace=spec.namespace, labels=dict(spec.labels) or None,
+            chart = cdk8s.Chart(app, f"c{j}", namespace=spec.namespace, labels=dict(spec.labels) or None,
                                 disable_resource_name_hashes=True)
             for part in spec.parts:
                 render(chart, part)

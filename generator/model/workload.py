@@ -245,33 +245,33 @@ class Fixed:
 
 
 @dataclass(frozen=True)
-class Hpa:
-    backend: ClassVar[str] = "hpa"
+class ExternalAutoscaler:
+    """An autoscaler object nimgen renders beside the InferenceService (KServe autoscalerClass external)."""
+
     meta: Meta
-    target_ref: ScaleTarget
+    target_ref: ScaleTarget              # the predictor Deployment KServe creates
     min_replicas: int
     max_replicas: int
     metric: str
     target: float
+
+
+@dataclass(frozen=True)
+class Hpa(ExternalAutoscaler):
+    backend: ClassVar[str] = "hpa"
     pods_metric: str
-    average_value: str                   # a Kubernetes quantity
+    average_value: str                   # the target as a Kubernetes quantity
     scale_down_window_seconds: int
 
 
 @dataclass(frozen=True)
-class Keda:
+class Keda(ExternalAutoscaler):
     backend: ClassVar[str] = "keda"
-    meta: Meta
-    target_ref: ScaleTarget
-    min_replicas: int
-    max_replicas: int
-    metric: str
-    target: float
     polling_interval_seconds: int
     cooldown_seconds: int | None         # KEDA applies it only to the last replica (scale to zero)
     server_address: str
     query: str
-    threshold: str                       # KEDA parses it as a float
+    threshold: str                       # the target as KEDA parses it (a float)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""Hand-built model values for construct tests: a complete, minimal Workload and Project, each field a choice.
+
+These are written by hand, not produced by resolve, so a construct test shows what construct renders for a
+given decision, whatever resolve would decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from generator.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress,
+                             DisruptionBudget, Fixed, GpuBudget, IngressPolicy, InferenceService, Jwt, LimitRange, Meta,
+                             NamespaceObject, Placement, PodSecurity, ProfileDecision, Project, Pvc, Queue,
+                             QueueResource, ResourceQuota, Resources, Workload)
+
+SELECTOR = (("serving.kserve.io/inferenceservice", "w"),)
+LABELS = (("app.kubernetes.io/managed-by", "nimgen"), ("team", "t"))
+
+
+def container(**changes) -> Container:
+    return replace(Container("kserve-container", "nvcr.io/nim/x:1", env=(), resources=Resources((), ()),
+                             security=ContainerSecurity(False, ("ALL",)), mounts=()), **changes)
+
+
+def service(**changes) -> InferenceService:
+    isvc = InferenceService(
+        meta=Meta("w"), min_replicas=1, max_replicas=1, scale_metric=None, scale_target=None,
+        placement=Placement((), (), (), (), None, None, ()), pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000),
+        storage_uris=(), container=container(), volumes=())
+    return replace(isvc, **changes)
+
+
+def jwt(claim: ClaimRule | None = None) -> Jwt:
+    return Jwt("groups" if claim else "authenticated", Meta("w-jwt"), Meta("w-access"), SELECTOR,
+               "https://id.example", "https://id.example/jwks", (), claim, "monitoring", ("/v1/metrics",), ("GET",))
+
+
+def workload(**changes) -> Workload:
+    w = Workload(
+        name="w", project="p", namespace="ns", sources=("environments/e/workloads/w.yaml",), labels=LABELS,
+        image="nvcr.io/nim/x:1", model=None, model_version=None, profile=ProfileDecision("name", "pin", None),
+        compute=Compute(1, "nvidia.com/gpu", "1", "1Gi", "512Mi"), store=Pvc("claim", None), scaling=Fixed(1, 1),
+        access=ClusterLocal(), service=service(),
+        ingress=IngressPolicy(Meta("w-ingress"), SELECTOR, ("ns", "monitoring"), 8000), disruption=None)
+    return replace(w, **changes)
+
+
+def pdb() -> DisruptionBudget:
+    return DisruptionBudget(Meta("w"), SELECTOR, 1)
+
+
+def project(**changes) -> Project:
+    labels = (("nimgen.dev/project", "p"),)
+    p = Project(
+        name="p", namespace="ns", sources=("environments/e/projects/p.yaml",), labels=labels, charge_back=(),
+        budget=GpuBudget(4, 6), over_quota_weight=1, cpu=None, memory=None, workloads=None,
+        namespace_object=NamespaceObject(Meta("ns")),
+        quota=ResourceQuota(Meta("p-quota"), (("requests.nvidia.com/gpu", "6"),)),
+        limits=LimitRange(Meta("p-defaults"), (("cpu", "100m"),), (("cpu", "1"),)),
+        default_deny=DefaultDenyIngress(Meta("default-deny-ingress")),
+        queue=Queue(Meta("p", labels), "p", QueueResource(4, 6, 1), QueueResource(-1, -1, 1), QueueResource(-1, -1, 1)))
+    return replace(p, **changes)

@@ -1,0 +1,168 @@
+"""Decisions resolve makes, read from the model (no cdk8s): which objects exist, who may call, which namespaces
+may reach the pods, one GPU budget per project, GPU products matched once, one model reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.diagnostics import BuildFailed
+from generator.model import ClaimRule, ClusterLocal, Fixed, Jwt, MatchExpression, Public
+from generator.usecases import compile_all
+
+SPEC = {"model": {"nim": "meta/llama-3.1-8b-instruct", "version": "1.1.2"}, "profile": {"name": "vllm-fp16-tp1"},
+        "store": {"pvc": {"claim": "c"}}, "compute": {"cpu": "4", "memory": "32Gi"}}
+
+
+def workloads(root: Path, env: str) -> dict:
+    return {w.name: w for w in compile_all(root, [env], render=False).resolved[env].workloads}
+
+
+def projects(root: Path, env: str) -> dict:
+    return {p.name: p for p in compile_all(root, [env], render=False).resolved[env].projects}
+
+
+def write(root: Path, rel: str, doc: dict) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def workload_doc(name: str, spec: dict, project: str = "research") -> dict:
+    return {"apiVersion": "nimgen.dev/v1alpha1", "kind": "InferenceWorkload",
+            "metadata": {"name": name, "project": project}, "spec": spec}
+
+
+def errors(root: Path, env: str) -> list[str]:
+    with pytest.raises(BuildFailed) as failed:
+        compile_all(root, [env], render=False)
+    return [d.text() for d in failed.value.diagnostics if d.severity == "error"]
+
+
+# -- which objects exist for which replica range
+
+
+@pytest.mark.parametrize(("low", "high", "budget"), [(1, 1, False), (1, 4, False), (0, 2, False), (2, 2, True), (2, 6, True)])
+def test_a_disruption_budget_only_when_two_replicas_are_always_up(repo: Path, low: int, high: int, budget: bool):
+    scaling = {"minReplicas": low, "maxReplicas": high}
+    if high > low:
+        scaling.update(metric="concurrency", target=4)
+    if low == 0:
+        scaling["scaleToZero"] = {"afterSeconds": 60}
+    write(repo, "environments/staging/workloads/r.yaml", workload_doc("r", {**SPEC, "scaling": scaling}))
+    w = workloads(repo, "staging")["r"]
+    assert (w.disruption is not None) == budget
+    if budget:
+        assert w.disruption.max_unavailable == 1 and w.disruption.selector == w.ingress.selector
+
+
+def test_fixed_replicas_need_no_autoscaler(repo: Path):
+    w = workloads(repo, "staging")["llama-8b-batch"]
+    assert w.scaling == Fixed(1, 1)
+    assert dict(w.service.meta.annotations)["serving.kserve.io/autoscalerClass"] == "none"
+
+
+def test_autoscalers_target_the_predictor_deployment_kserve_creates(repo: Path):
+    prod, dev = workloads(repo, "prod")["llama-8b-chat"], workloads(repo, "dev")["mistral-7b-eval"]
+    for w in (prod, dev):
+        assert (w.scaling.target_ref.kind, w.scaling.target_ref.name) == ("Deployment", f"{w.name}-predictor")
+        assert dict(w.service.meta.annotations)["serving.kserve.io/autoscalerClass"] == "external"
+    assert prod.scaling.backend == "keda" and dev.scaling.backend == "hpa"
+
+
+# -- who may call, and from where
+
+
+def test_cluster_local_workloads_are_reachable_only_from_their_project_and_monitoring(repo: Path):
+    w = workloads(repo, "staging")["llama-8b-batch"]
+    assert w.access == ClusterLocal()
+    assert w.ingress.from_namespaces == ("research", "monitoring")
+
+
+def test_exposed_workloads_also_admit_the_gateway(repo: Path):
+    public, token = workloads(repo, "dev")["llama-8b-chat"], workloads(repo, "prod")["llama-8b-chat"]
+    assert public.access == Public()
+    assert isinstance(token.access, Jwt) and token.access.claim is None
+    for w in (public, token):
+        assert w.ingress.from_namespaces == ("chat", "monitoring", "istio-system")
+
+
+def test_groups_and_users_need_their_claim(repo: Path):
+    groups, users = workloads(repo, "prod")["mistral-7b-eval"], workloads(repo, "prod")["llama-70b-chat"]
+    assert groups.access.claim == ClaimRule("groups", ("ml-research",))
+    assert users.access.claim == ClaimRule("email", ("alice@example.com", "bob@example.com"))
+    assert groups.access.issuer == "https://sso.example.com"
+
+
+# -- one GPU budget per project
+
+
+def test_queue_quota_and_checks_read_one_budget(repo: Path):
+    for env in ("prod", "staging"):
+        for p in projects(repo, env).values():
+            hard = dict(p.quota.hard)
+            assert hard["requests.nvidia.com/gpu"] == str(p.budget.limit)
+            if p.queue is not None:
+                assert (p.queue.gpu.quota, p.queue.gpu.limit) == (p.budget.quota, p.budget.limit)
+
+
+def test_a_limit_below_the_quota_is_an_error_at_the_limit(repo: Path):
+    path = repo / "environments/prod/projects/research.yaml"
+    path.write_text(path.read_text().replace("gpuLimit: 12", "gpuLimit: 6"))
+    found = errors(repo, "prod")  # line 7 is "  overQuota: {weight: 1, gpuLimit: 12}": the value at column 36
+    assert any(e.startswith("environments/prod/projects/research.yaml:7:36: spec.overQuota.gpuLimit: gpuLimit 6 is "
+                            "below the project's GPU quota of 8") for e in found), found
+
+
+def test_an_unlimited_project_has_no_gpu_cap_anywhere(repo: Path):
+    path = repo / "environments/prod/projects/research.yaml"
+    path.write_text(path.read_text().replace("gpuLimit: 12", "gpuLimit: -1"))
+    p = projects(repo, "prod")["research"]
+    assert p.budget.limit is None and p.queue.gpu.limit == -1
+    assert "requests.nvidia.com/gpu" not in dict(p.quota.hard)
+
+
+# -- GPU products: one matcher, the pool's label value
+
+
+def test_gpu_product_matches_pools_like_profiles_do_and_affinity_uses_the_pool_label(repo: Path):
+    spec = {**SPEC, "compute": {"cpu": "4", "memory": "32Gi", "gpuProduct": "nvidia-l40s"}}
+    write(repo, "environments/staging/workloads/g.yaml", workload_doc("g", spec))
+    placement = workloads(repo, "staging")["g"].service.placement
+    assert placement.pools == ("l40s",)
+    assert MatchExpression("nvidia.com/gpu.product", "In", ("NVIDIA-L40S",)) in placement.required
+
+
+def test_gpu_product_no_pool_has_is_an_error(repo: Path):
+    spec = {**SPEC, "compute": {"cpu": "4", "memory": "32Gi", "gpuProduct": "H100"}}
+    write(repo, "environments/staging/workloads/g.yaml", workload_doc("g", spec))
+    assert any("spec.compute.gpuProduct: no node pool of environment staging has H100" in e for e in errors(repo, "staging"))
+
+
+def test_a_pool_named_for_another_gpu_product_is_an_error(repo: Path):
+    spec = {**SPEC, "compute": {"cpu": "4", "memory": "32Gi", "gpuProduct": "NVIDIA-L40S"},
+            "scheduling": {"nodePools": ["a100"]}}
+    write(repo, "environments/staging/workloads/g.yaml", workload_doc("g", spec))
+    assert any("node pool 'a100' has NVIDIA-A100-SXM4-80GB, but compute asks for gpuProduct NVIDIA-L40S" in e
+               for e in errors(repo, "staging"))
+
+
+# -- one model reference
+
+
+def test_catalog_reference_and_image_together_is_an_error(repo: Path):
+    spec = {**SPEC, "model": {**SPEC["model"], "image": "nvcr.io/nim/custom:1"}}
+    write(repo, "environments/staging/workloads/m.yaml", workload_doc("m", spec))
+    found = errors(repo, "staging")
+    assert any("environments/staging/workloads/m.yaml:" in e and "spec.model.image: model has both a catalog reference" in e
+               for e in found), found
+
+
+def test_an_environment_image_over_a_base_catalog_reference_names_both_files(repo: Path):
+    path = repo / "environments/dev/workloads/llama-8b-chat.yaml"
+    path.write_text(path.read_text() + "  model: {image: nvcr.io/nim/custom:1}\n")
+    found = errors(repo, "dev")
+    assert any(e.startswith("environments/dev/workloads/llama-8b-chat.yaml:8:") and
+               "(nim at environments/base/workloads/llama-8b-chat.yaml:10)" in e for e in found), found
