@@ -25,7 +25,7 @@ def container(**changes) -> Container:
 def service(**changes) -> InferenceService:
     isvc = InferenceService(
         meta=Meta("w"), min_replicas=1, max_replicas=1, scale_metric=None, scale_target=None,
-        placement=Placement((), (), (), (), None, None, ()), pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000),
+        placement=Placement((), (), (), (), None, None, ()), pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000, "RuntimeDefault"),
         storage_uris=(), container=container(), volumes=())
     return replace(isvc, **changes)
 

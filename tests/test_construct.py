@@ -150,3 +150,8 @@ def test_project_namespace_is_cluster_scoped_and_guard_rails_are_namespaced():
 def test_render_dispatches_on_the_model_type_only():
     with pytest.raises(TypeError):
         render(None, "clusterLocal")  # a string is not a model value
+
+
+def test_pod_security_context_renders_the_seccomp_profile():
+    predictor = objects(workload())[("InferenceService", "w")]["spec"]["predictor"]
+    assert predictor["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

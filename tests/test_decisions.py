@@ -166,3 +166,28 @@ def test_an_environment_image_over_a_base_catalog_reference_names_both_files(rep
     found = errors(repo, "dev")
     assert any(e.startswith("environments/dev/workloads/llama-8b-chat.yaml:8:") and
                "(nim at environments/base/workloads/llama-8b-chat.yaml:10)" in e for e in found), found
+
+
+# -- issue 7, first steps: what KServe and Pod Security read
+
+
+def test_cluster_local_workloads_carry_kserve_and_knative_visibility_labels(repo: Path):
+    local, public = workloads(repo, "staging")["llama-8b-batch"], workloads(repo, "dev")["llama-8b-chat"]
+    assert dict(local.service.meta.labels) == {"networking.kserve.io/visibility": "cluster-local",
+                                               "networking.knative.dev/visibility": "cluster-local"}
+    assert dict(public.service.meta.labels) == {}
+
+
+@pytest.mark.parametrize(("version", "asked", "written"), [
+    ("0.15", "Standard", "RawDeployment"), ("0.15", "Knative", "Serverless"), ("0.15", "RawDeployment", "RawDeployment"),
+    ("0.16", "RawDeployment", "Standard"), ("0.20", "Serverless", "Knative"), ("0.20", "Standard", "Standard")])
+def test_deployment_mode_is_spelled_for_the_kserve_version(repo: Path, version: str, asked: str, written: str):
+    path = repo / "environments/staging/environment.yaml"
+    path.write_text(path.read_text() + f'  kserve: {{version: "{version}", deploymentMode: {asked}}}\n')
+    w = workloads(repo, "staging")["llama-8b-batch"]
+    assert dict(w.service.meta.annotations)["serving.kserve.io/deploymentMode"] == written
+
+
+def test_pods_run_with_the_runtime_default_seccomp_profile(repo: Path):
+    for w in workloads(repo, "prod").values():
+        assert w.service.pod_security.seccomp_profile == "RuntimeDefault"

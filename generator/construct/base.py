@@ -84,7 +84,7 @@ def container(c: Container) -> dict:
 
 def pod_security(s: PodSecurity) -> dict:
     return {"runAsNonRoot": s.run_as_non_root, "runAsUser": s.run_as_user, "runAsGroup": s.run_as_group,
-            "fsGroup": s.fs_group}
+            "fsGroup": s.fs_group, "seccompProfile": {"type": s.seccomp_profile}}
 
 
 def pull_secrets(names: tuple[str, ...]) -> dict:

@@ -81,6 +81,7 @@ class PodSecurity:
     run_as_user: int
     run_as_group: int
     fs_group: int
+    seccomp_profile: str                 # RuntimeDefault: required by Pod Security "restricted"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,23 @@ from ..inputs.load import Document
 from ..model import Environment, Identity, MetricSource, NodePool, Taint, labels_of
 from ..quantities import canonical
 
+# KServe 0.16 renamed the modes (RawDeployment -> Standard, Serverless -> Knative) and still accepts the old
+# names; 0.15 knows only the old ones and silently falls back to its default mode for anything else
+# (kserve pkg/constants/constants.go, utils.GetDeploymentMode at v0.15.2 and v0.20.0).
+MODERN_MODE = {"RawDeployment": "Standard", "Serverless": "Knative", "Standard": "Standard", "Knative": "Knative"}
+LEGACY_MODE = {"Standard": "RawDeployment", "Knative": "Serverless", "RawDeployment": "RawDeployment",
+               "Serverless": "Serverless"}
+
+
+def kserve_at_least(version: str, minimum: tuple[int, int]) -> bool:
+    return tuple(int(x) for x in version.split(".")[:2]) >= minimum
+
+
+def deployment_mode(kserve_version: str, asked: str) -> str:
+    """The spelling of the mode this KServe version understands."""
+    return (MODERN_MODE if kserve_at_least(kserve_version, (0, 16)) else LEGACY_MODE)[asked]
+
+
 DEFAULT_NODE_POOL_LABEL = "nimgen.dev/node-pool"
 DEFAULT_NODE_TYPE_LABEL = "nimgen.dev/node-type"
 # Under KAI, inference pods get a priority class so they are not preempted by training jobs.
@@ -35,7 +52,7 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         name=name, source=doc.file,
         kubernetes_version=spec["kubernetesVersion"],
         kserve_version=kserve.get("version", "0.20"),
-        deployment_mode=kserve.get("deploymentMode", "Standard"),
+        deployment_mode=deployment_mode(kserve.get("version", "0.20"), kserve.get("deploymentMode", "Standard")),
         autoscaling_backend=autoscaling.get("backend", "hpa"),
         prometheus_address=autoscaling.get("prometheus", {}).get("serverAddress"),
         metrics=metrics,

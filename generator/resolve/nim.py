@@ -14,7 +14,10 @@ UID = 1000                               # NVIDIA's images run as uid 1000; fsGr
 DEFAULT_PULL_SECRET = "ngc-secret"       # the conventional pull secret for nvcr.io
 CONTAINER_NAME = "kserve-container"      # the name KServe gives the predictor's main container
 
-POD_SECURITY = PodSecurity(run_as_non_root=True, run_as_user=UID, run_as_group=UID, fs_group=UID)
+# Pod Security "restricted" needs a seccomp profile (RuntimeDefault or Localhost) besides non-root and no
+# privilege escalation: kubernetes.io/docs/concepts/security/pod-security-standards (Restricted, Seccomp).
+POD_SECURITY = PodSecurity(run_as_non_root=True, run_as_user=UID, run_as_group=UID, fs_group=UID,
+                           seccomp_profile="RuntimeDefault")
 CONTAINER_SECURITY = ContainerSecurity(allow_privilege_escalation=False, drop_capabilities=("ALL",))
 
 

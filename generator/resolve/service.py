@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import (Compute, Container, EnvVar, InferenceService, Knative, Labels, Meta, Mount, Placement, Port,
+from ..model import (Access, ClusterLocal, Compute, Container, EnvVar, InferenceService, Knative, Labels, Meta, Mount, Placement, Port,
                      ProfileDecision, Scaling, SharedMemoryVolume, labels_of)
 from . import nim
 from .compute import container_resources
@@ -25,7 +25,17 @@ def annotations(own: dict[str, str], deployment_mode: str, scaling: Scaling, pro
     return labels_of(found)
 
 
-def inference_service(name: str, annotations_: Labels, image: str, profile: ProfileDecision, compute: Compute,
+# KServe creates no HTTPRoute or Ingress for an InferenceService labelled cluster-local (Standard mode); Knative
+# mode reads Knative's own label (kserve v0.20 reconcilers/ingress: httproute_reconciler.go,
+# kube_ingress_reconciler.go, ingress_reconciler.go). Both are set, so the workload stays internal in either mode.
+CLUSTER_LOCAL = (("networking.knative.dev/visibility", "cluster-local"), ("networking.kserve.io/visibility", "cluster-local"))
+
+
+def visibility_labels(access: Access) -> Labels:
+    return CLUSTER_LOCAL if isinstance(access, ClusterLocal) else ()
+
+
+def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
                       storage: StorageDecision, scaling: Scaling, placement: Placement,
                       pull_secrets: tuple[str, ...]) -> InferenceService:
     container = Container(
@@ -36,7 +46,7 @@ def inference_service(name: str, annotations_: Labels, image: str, profile: Prof
         ports=(Port("http", nim.PORT),), liveness=nim.LIVENESS, readiness=nim.READINESS, startup=nim.STARTUP)
     knative = scaling if isinstance(scaling, Knative) else None
     return InferenceService(
-        meta=Meta(name, annotations=annotations_),
+        meta=Meta(name, labels=labels, annotations=annotations_),
         min_replicas=scaling.min_replicas, max_replicas=scaling.max_replicas,
         scale_metric=knative.scale_metric if knative else None, scale_target=knative.scale_target if knative else None,
         placement=placement, pull_secrets=pull_secrets, pod_security=nim.POD_SECURITY,

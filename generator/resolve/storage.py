@@ -10,6 +10,7 @@ from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar,
 from ..quantities import canonical
 from . import naming, nim
 from .context import WorkloadContext, suggest
+from .environment import kserve_at_least
 
 CACHE_VOLUME = "nim-cache"
 NGC_KEY = "NGC_API_KEY"
@@ -25,10 +26,6 @@ class StorageDecision:
     volumes: tuple[Volume, ...]
     mounts: tuple[Mount, ...]
     storage_uris: tuple[StorageUri, ...]
-
-
-def kserve_at_least(version: str, minimum: tuple[int, int]) -> bool:
-    return tuple(int(x) for x in version.split(".")[:2]) >= minimum
 
 
 def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels,

@@ -12,7 +12,7 @@ from .context import Gallery, WorkloadContext, sources_of
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .service import annotations, inference_service
+from .service import annotations, inference_service, visibility_labels
 from .storage import resolve_storage
 
 
@@ -37,7 +37,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project,
     service = inference_service(
         ctx.name, annotations(metadata.get("annotations", {}), env.deployment_mode, scaling, decision, ref.model,
                               ref.version),
-        ref.image, decision, compute, storage, scaling, placement, pulls)
+        visibility_labels(access), ref.image, decision, compute, storage, scaling, placement, pulls)
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
