@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from generator.cli import main
+from generator.diagnostics import BuildFailed
+from generator.usecases import compile_all
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "repo"
@@ -67,3 +70,23 @@ def project_copy(tmp_path: Path) -> Path:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def resolved(root: Path, env: str) -> dict:
+    """The workloads one environment resolves to, by name (no rendering, no cdk8s)."""
+    return {w.name: w for w in compile_all(root, [env], render=False).resolved[env].workloads}
+
+
+def errors_of(root: Path, env: str) -> list[str]:
+    """The error lines resolving one environment reports (it must fail)."""
+    with pytest.raises(BuildFailed) as failed:
+        compile_all(root, [env], render=False)
+    return [d.text() for d in failed.value.diagnostics if d.severity == "error"]
+
+
+def write_workload(root: Path, env: str, name: str, spec: dict, project: str = "chat", **top) -> Path:
+    path = root / "environments" / env / "workloads" / f"{name}.yaml"
+    doc = {"apiVersion": "nimgen.dev/v1alpha1", "kind": "InferenceWorkload",
+           "metadata": {"name": name, "project": project}, "spec": spec, **top}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path

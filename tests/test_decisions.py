@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from generator.diagnostics import BuildFailed
+from conftest import errors_of, resolved, write_workload
 from generator.model import ClaimRule, ClusterLocal, Fixed, Jwt, MatchExpression, Public
 from generator.usecases import compile_all
 
@@ -16,29 +15,8 @@ SPEC = {"model": {"nim": "meta/llama-3.1-8b-instruct", "version": "1.1.2"}, "pro
         "store": {"pvc": {"claim": "c"}}, "compute": {"cpu": "4", "memory": "32Gi"}}
 
 
-def workloads(root: Path, env: str) -> dict:
-    return {w.name: w for w in compile_all(root, [env], render=False).resolved[env].workloads}
-
-
 def projects(root: Path, env: str) -> dict:
     return {p.name: p for p in compile_all(root, [env], render=False).resolved[env].projects}
-
-
-def write(root: Path, rel: str, doc: dict) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-
-
-def workload_doc(name: str, spec: dict, project: str = "research") -> dict:
-    return {"apiVersion": "nimgen.dev/v1alpha1", "kind": "InferenceWorkload",
-            "metadata": {"name": name, "project": project}, "spec": spec}
-
-
-def errors(root: Path, env: str) -> list[str]:
-    with pytest.raises(BuildFailed) as failed:
-        compile_all(root, [env], render=False)
-    return [d.text() for d in failed.value.diagnostics if d.severity == "error"]
 
 
 # -- which objects exist for which replica range
@@ -51,21 +29,21 @@ def test_a_disruption_budget_only_when_two_replicas_are_always_up(repo: Path, lo
         scaling.update(metric="concurrency", target=4)
     if low == 0:
         scaling["scaleToZero"] = {"afterSeconds": 60}
-    write(repo, "environments/staging/workloads/r.yaml", workload_doc("r", {**SPEC, "scaling": scaling}))
-    w = workloads(repo, "staging")["r"]
+    write_workload(repo, "staging", "r", {**SPEC, "scaling": scaling}, project="research")
+    w = resolved(repo, "staging")["r"]
     assert (w.disruption is not None) == budget
     if budget:
         assert w.disruption.max_unavailable == 1 and w.disruption.selector == w.ingress.selector
 
 
 def test_fixed_replicas_need_no_autoscaler(repo: Path):
-    w = workloads(repo, "staging")["llama-8b-batch"]
+    w = resolved(repo, "staging")["llama-8b-batch"]
     assert w.scaling == Fixed(1, 1)
     assert dict(w.service.meta.annotations)["serving.kserve.io/autoscalerClass"] == "none"
 
 
 def test_autoscalers_target_the_predictor_deployment_kserve_creates(repo: Path):
-    prod, dev = workloads(repo, "prod")["llama-8b-chat"], workloads(repo, "dev")["mistral-7b-eval"]
+    prod, dev = resolved(repo, "prod")["llama-8b-chat"], resolved(repo, "dev")["mistral-7b-eval"]
     for w in (prod, dev):
         assert (w.scaling.target_ref.kind, w.scaling.target_ref.name) == ("Deployment", f"{w.name}-predictor")
         assert dict(w.service.meta.annotations)["serving.kserve.io/autoscalerClass"] == "external"
@@ -76,13 +54,13 @@ def test_autoscalers_target_the_predictor_deployment_kserve_creates(repo: Path):
 
 
 def test_cluster_local_workloads_are_reachable_only_from_their_project_and_monitoring(repo: Path):
-    w = workloads(repo, "staging")["llama-8b-batch"]
+    w = resolved(repo, "staging")["llama-8b-batch"]
     assert w.access == ClusterLocal()
     assert w.ingress.from_namespaces == ("research", "monitoring")
 
 
 def test_exposed_workloads_also_admit_the_gateway(repo: Path):
-    public, token = workloads(repo, "dev")["llama-8b-chat"], workloads(repo, "prod")["llama-8b-chat"]
+    public, token = resolved(repo, "dev")["llama-8b-chat"], resolved(repo, "prod")["llama-8b-chat"]
     assert public.access == Public()
     assert isinstance(token.access, Jwt) and token.access.claim is None
     for w in (public, token):
@@ -90,7 +68,7 @@ def test_exposed_workloads_also_admit_the_gateway(repo: Path):
 
 
 def test_groups_and_users_need_their_claim(repo: Path):
-    groups, users = workloads(repo, "prod")["mistral-7b-eval"], workloads(repo, "prod")["llama-70b-chat"]
+    groups, users = resolved(repo, "prod")["mistral-7b-eval"], resolved(repo, "prod")["llama-70b-chat"]
     assert groups.access.claim == ClaimRule("groups", ("ml-research",))
     assert users.access.claim == ClaimRule("email", ("alice@example.com", "bob@example.com"))
     assert groups.access.issuer == "https://sso.example.com"
@@ -111,7 +89,7 @@ def test_queue_quota_and_checks_read_one_budget(repo: Path):
 def test_a_limit_below_the_quota_is_an_error_at_the_limit(repo: Path):
     path = repo / "environments/prod/projects/research.yaml"
     path.write_text(path.read_text().replace("gpuLimit: 12", "gpuLimit: 6"))
-    found = errors(repo, "prod")  # line 7 is "  overQuota: {weight: 1, gpuLimit: 12}": the value at column 36
+    found = errors_of(repo, "prod")  # line 7 is "  overQuota: {weight: 1, gpuLimit: 12}": the value at column 36
     assert any(e.startswith("environments/prod/projects/research.yaml:7:36: spec.overQuota.gpuLimit: gpuLimit 6 is "
                             "below the project's GPU quota of 8") for e in found), found
 
@@ -127,26 +105,27 @@ def test_an_unlimited_project_has_no_gpu_cap_anywhere(repo: Path):
 # -- GPU products: one matcher, the pool's label value
 
 
-def test_gpu_product_matches_pools_like_profiles_do_and_affinity_uses_the_pool_label(repo: Path):
-    spec = {**SPEC, "compute": {"cpu": "4", "memory": "32Gi", "gpuProduct": "nvidia-l40s"}}
-    write(repo, "environments/staging/workloads/g.yaml", workload_doc("g", spec))
-    placement = workloads(repo, "staging")["g"].service.placement
+@pytest.mark.parametrize("asked", ["nvidia-l40s", "L40S", "NVIDIA_L40S"])
+def test_gpu_product_matches_pools_like_profiles_do_and_affinity_uses_the_pool_label(repo: Path, asked: str):
+    spec = {**SPEC, "compute": {"cpu": "4", "memory": "32Gi", "gpuProduct": asked}}
+    write_workload(repo, "staging", "g", spec, project="research")
+    placement = resolved(repo, "staging")["g"].service.placement
     assert placement.pools == ("l40s",)
     assert MatchExpression("nvidia.com/gpu.product", "In", ("NVIDIA-L40S",)) in placement.required
 
 
 def test_gpu_product_no_pool_has_is_an_error(repo: Path):
     spec = {**SPEC, "compute": {"cpu": "4", "memory": "32Gi", "gpuProduct": "H100"}}
-    write(repo, "environments/staging/workloads/g.yaml", workload_doc("g", spec))
-    assert any("spec.compute.gpuProduct: no node pool of environment staging has H100" in e for e in errors(repo, "staging"))
+    write_workload(repo, "staging", "g", spec, project="research")
+    assert any("spec.compute.gpuProduct: no node pool of environment staging has H100" in e for e in errors_of(repo, "staging"))
 
 
 def test_a_pool_named_for_another_gpu_product_is_an_error(repo: Path):
     spec = {**SPEC, "compute": {"cpu": "4", "memory": "32Gi", "gpuProduct": "NVIDIA-L40S"},
             "scheduling": {"nodePools": ["a100"]}}
-    write(repo, "environments/staging/workloads/g.yaml", workload_doc("g", spec))
+    write_workload(repo, "staging", "g", spec, project="research")
     assert any("node pool 'a100' has NVIDIA-A100-SXM4-80GB, but compute asks for gpuProduct NVIDIA-L40S" in e
-               for e in errors(repo, "staging"))
+               for e in errors_of(repo, "staging"))
 
 
 # -- one model reference
@@ -154,8 +133,8 @@ def test_a_pool_named_for_another_gpu_product_is_an_error(repo: Path):
 
 def test_catalog_reference_and_image_together_is_an_error(repo: Path):
     spec = {**SPEC, "model": {**SPEC["model"], "image": "nvcr.io/nim/custom:1"}}
-    write(repo, "environments/staging/workloads/m.yaml", workload_doc("m", spec))
-    found = errors(repo, "staging")
+    write_workload(repo, "staging", "m", spec, project="research")
+    found = errors_of(repo, "staging")
     assert any("environments/staging/workloads/m.yaml:" in e and "spec.model.image: model has both a catalog reference" in e
                for e in found), found
 
@@ -163,7 +142,7 @@ def test_catalog_reference_and_image_together_is_an_error(repo: Path):
 def test_an_environment_image_over_a_base_catalog_reference_names_both_files(repo: Path):
     path = repo / "environments/dev/workloads/llama-8b-chat.yaml"
     path.write_text(path.read_text() + "  model: {image: nvcr.io/nim/custom:1}\n")
-    found = errors(repo, "dev")
+    found = errors_of(repo, "dev")
     assert any(e.startswith("environments/dev/workloads/llama-8b-chat.yaml:8:") and
                "(nim at environments/base/workloads/llama-8b-chat.yaml:10)" in e for e in found), found
 
@@ -172,7 +151,7 @@ def test_an_environment_image_over_a_base_catalog_reference_names_both_files(rep
 
 
 def test_cluster_local_workloads_carry_kserve_and_knative_visibility_labels(repo: Path):
-    local, public = workloads(repo, "staging")["llama-8b-batch"], workloads(repo, "dev")["llama-8b-chat"]
+    local, public = resolved(repo, "staging")["llama-8b-batch"], resolved(repo, "dev")["llama-8b-chat"]
     assert dict(local.service.meta.labels) == {"networking.kserve.io/visibility": "cluster-local",
                                                "networking.knative.dev/visibility": "cluster-local"}
     assert dict(public.service.meta.labels) == {}
@@ -184,10 +163,10 @@ def test_cluster_local_workloads_carry_kserve_and_knative_visibility_labels(repo
 def test_deployment_mode_is_spelled_for_the_kserve_version(repo: Path, version: str, asked: str, written: str):
     path = repo / "environments/staging/environment.yaml"
     path.write_text(path.read_text() + f'  kserve: {{version: "{version}", deploymentMode: {asked}}}\n')
-    w = workloads(repo, "staging")["llama-8b-batch"]
+    w = resolved(repo, "staging")["llama-8b-batch"]
     assert dict(w.service.meta.annotations)["serving.kserve.io/deploymentMode"] == written
 
 
 def test_pods_run_with_the_runtime_default_seccomp_profile(repo: Path):
-    for w in workloads(repo, "prod").values():
+    for w in resolved(repo, "prod").values():
         assert w.service.pod_security.seccomp_profile == "RuntimeDefault"

@@ -4,33 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
-from conftest import run
-from generator.diagnostics import BuildFailed
+from conftest import errors_of, resolved, run, write_workload
 from generator.model import MatchExpression, Pvc
-from generator.usecases import compile_all
 
 PIN_H100_FP8 = "2959f7f0dfeb14631352967402c282e904ff33e1d1fa015f603d9890cf92ca0f"
-
-
-def resolved(root: Path, env: str):
-    return {w.name: w for w in compile_all(root, [env], render=False).resolved[env].workloads}
-
-
-def write_workload(root: Path, env: str, name: str, spec: dict, project: str = "chat", **top) -> Path:
-    path = root / "environments" / env / "workloads" / f"{name}.yaml"
-    doc = {"apiVersion": "nimgen.dev/v1alpha1", "kind": "InferenceWorkload",
-           "metadata": {"name": name, "project": project}, "spec": spec, **top}
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
-def errors_of(root: Path, env: str) -> list[str]:
-    with pytest.raises(BuildFailed) as failed:
-        compile_all(root, [env], render=False)
-    return [d.text() for d in failed.value.diagnostics if d.severity == "error"]
 
 
 BASE_SPEC = {"model": {"nim": "meta/llama-3.1-8b-instruct", "version": "1.1.2"},

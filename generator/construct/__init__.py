@@ -14,7 +14,7 @@ from typing import Any
 # jsii prints a banner on Node 20 unless told it is expected: set before anything below starts the runtime.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from ..model import Labels  # noqa: E402, Project, Queue, Workload
+from ..model import Labels, Project, Queue, Workload  # noqa: E402
 # Importing the construct modules registers them for the model types they render.
 from . import autoscaling, disruption, inference_service, mesh_policy, network_policy, project, queues, storage  # noqa: F401,E402
 from .registry import render  # noqa: E402

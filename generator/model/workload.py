@@ -181,6 +181,10 @@ class CacheClaim:
     storage_class: str | None
     access_mode: str
 
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
 
 @dataclass(frozen=True)
 class ExistingClaim:

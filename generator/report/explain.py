@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import CacheClaim, Environment, ExistingClaim, Fixed, Ngc, Profile, Workload
+from ..model import Environment, Fixed, Ngc, Profile, Workload
 
 
 def _profile(p: Profile) -> str:
@@ -20,9 +20,7 @@ def _scaling(w: Workload) -> str:
 
 def _store(w: Workload) -> str:
     store = w.store
-    if isinstance(store, Ngc) and isinstance(store.cache, CacheClaim):
-        return f"store: ngc, cache PVC {store.cache.meta.name}"
-    if isinstance(store, Ngc) and isinstance(store.cache, ExistingClaim):
+    if isinstance(store, Ngc) and store.cache is not None:
         return f"store: ngc, cache PVC {store.cache.name}"
     return f"store: {store.kind}"
 

@@ -16,6 +16,11 @@ SHM_SINGLE_GPU = "2Gi"
 WHOLE_GPU = "nvidia.com/gpu"
 
 
+def compute_field(spec: ComputeSpec, name: str) -> Any:
+    """The merged value of one compute field, or None."""
+    return spec[name][0] if name in spec else None
+
+
 def compute_spec(ctx: WorkloadContext) -> tuple[ComputeSpec, bool]:
     """The merged compute fields with their origins, and whether a named template could not be used."""
     explicit = ctx.spec.get("compute", {})

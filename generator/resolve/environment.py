@@ -10,9 +10,8 @@ from ..quantities import canonical
 # KServe 0.16 renamed the modes (RawDeployment -> Standard, Serverless -> Knative) and still accepts the old
 # names; 0.15 knows only the old ones and silently falls back to its default mode for anything else
 # (kserve pkg/constants/constants.go, utils.GetDeploymentMode at v0.15.2 and v0.20.0).
-MODERN_MODE = {"RawDeployment": "Standard", "Serverless": "Knative", "Standard": "Standard", "Knative": "Knative"}
-LEGACY_MODE = {"Standard": "RawDeployment", "Knative": "Serverless", "RawDeployment": "RawDeployment",
-               "Serverless": "Serverless"}
+DEFAULT_KSERVE_VERSION = "0.20"
+RENAMED_MODES = {"RawDeployment": "Standard", "Serverless": "Knative"}
 
 
 def kserve_at_least(version: str, minimum: tuple[int, int]) -> bool:
@@ -21,7 +20,9 @@ def kserve_at_least(version: str, minimum: tuple[int, int]) -> bool:
 
 def deployment_mode(kserve_version: str, asked: str) -> str:
     """The spelling of the mode this KServe version understands."""
-    return (MODERN_MODE if kserve_at_least(kserve_version, (0, 16)) else LEGACY_MODE)[asked]
+    if kserve_at_least(kserve_version, (0, 16)):
+        return RENAMED_MODES.get(asked, asked)
+    return {new: old for old, new in RENAMED_MODES.items()}.get(asked, asked)
 
 
 DEFAULT_NODE_POOL_LABEL = "nimgen.dev/node-pool"
@@ -48,11 +49,12 @@ def resolve_environment(doc: Document, name: str) -> Environment:
     metrics = tuple(sorted((k, MetricSource(v.get("podsMetric"), v.get("query")))
                            for k, v in autoscaling.get("metrics", {}).items()))
     sched_name = scheduler.get("name", "default")
+    kserve_version = kserve.get("version", DEFAULT_KSERVE_VERSION)
     return Environment(
         name=name, source=doc.file,
         kubernetes_version=spec["kubernetesVersion"],
-        kserve_version=kserve.get("version", "0.20"),
-        deployment_mode=deployment_mode(kserve.get("version", "0.20"), kserve.get("deploymentMode", "Standard")),
+        kserve_version=kserve_version,
+        deployment_mode=deployment_mode(kserve_version, kserve.get("deploymentMode", "Standard")),
         autoscaling_backend=autoscaling.get("backend", "hpa"),
         prometheus_address=autoscaling.get("prometheus", {}).get("serverAddress"),
         metrics=metrics,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..model import Profile
+from ..model import NodePool, Profile
+from ..quantities import gigabytes
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,11 @@ def gpu_matches(pool: Pool, profile: Profile) -> bool:
 
 
 
-def product_matches(requested: str, pool: Pool) -> bool:
-    """Whether compute.gpuProduct (e.g. `nvidia-l40s`, `H100`) names the pool's GPU."""
-    return names_match(normalise_gpu_name(requested), normalise_gpu_name(pool.product))
+def product_matches(requested: str, product: str) -> bool:
+    """Whether compute.gpuProduct (e.g. `nvidia-l40s`, `H100`) names a pool's GPU product label."""
+    return names_match(normalise_gpu_name(requested), normalise_gpu_name(product))
+
+
+def pool_of(pool: NodePool) -> Pool:
+    """A node pool's GPUs as profile selection sees them (memory in GB)."""
+    return Pool(pool.name, pool.product, pool.per_node, gigabytes(pool.memory) if pool.memory else None, pool.device)

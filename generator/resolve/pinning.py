@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from ..model import NodePool, ProfileDecision
 from .catalog import CatalogModel
-from .compute import ComputeSpec
+from .compute import ComputeSpec, compute_field
 from .context import WorkloadContext, suggest
-from .placement import gpu_pool
+from .gpus import pool_of
 from .profiles import check_profile, select_profile
 
 
@@ -47,8 +47,8 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
                 spec: ComputeSpec) -> tuple[ProfileDecision | None, int | None]:
     """The pinned profile and the GPU count per replica it implies (None, None after an error)."""
     requested = ctx.spec.get("profile", {"auto": {}})
-    explicit_gpus = spec.get("gpus", (None,))[0]
-    mig = spec.get("migProfile", (None,))[0]
+    explicit_gpus = compute_field(spec, "gpus")
+    mig = compute_field(spec, "migProfile")
     ctx.record("spec.profile", requested, ctx.from_doc(("spec", "profile")) if "profile" in ctx.spec else "default")
     catalog = ref.catalog
     if catalog is None:
@@ -65,7 +65,7 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
         return ProfileDecision("name" if "name" in requested else "id", pin, None,
                                request=f"manual {pin} (custom image)"), explicit_gpus or 1
     profiles = catalog.profiles(ref.version) or ()
-    gpu_pools = [gpu_pool(p) for p in pools]
+    gpu_pools = [pool_of(p) for p in pools]
     if not gpu_pools:
         return None, None  # no pool: reported by candidate_pools
     checks = dict(gpus=explicit_gpus, mig_profile=mig, parameters_billions=catalog.parameters_billions)

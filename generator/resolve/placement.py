@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from ..model import MatchExpression, NodePool, Placement, PreferredTerm, Taint, Toleration
-from ..quantities import gigabytes
 from . import naming
-from .compute import ComputeSpec
+from .compute import ComputeSpec, compute_field
 from .context import WorkloadContext, suggest
-from .gpus import Pool, product_matches
+from .gpus import product_matches
 
 KAI_SCHEDULER = "kai-scheduler"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"   # set on every GPU node by GPU Feature Discovery
 
 
-def gpu_pool(pool: NodePool) -> Pool:
-    return Pool(pool.name, pool.product, pool.per_node, gigabytes(pool.memory) if pool.memory else None, pool.device)
-
-
 def candidate_pools(ctx: WorkloadContext, spec: ComputeSpec) -> list[NodePool]:
     """The node pools this workload may land on, in priority order."""
     by_name = {p.name: p for p in ctx.env.node_pools}
-    product = spec.get("gpuProduct", (None,))[0]
-    mig = spec.get("migProfile", (None,))[0]
+    product = compute_field(spec, "gpuProduct")
+    mig = compute_field(spec, "migProfile")
     wanted = ctx.value(("spec", "scheduling", "nodePools"))
     if wanted:
         pools = []
@@ -31,7 +26,7 @@ def candidate_pools(ctx: WorkloadContext, spec: ComputeSpec) -> list[NodePool]:
                           suggest(name, list(by_name)))
                 continue
             pool = by_name[name]
-            if product and not product_matches(str(product), gpu_pool(pool)):
+            if product and not product_matches(str(product), pool.product):
                 ctx.error(("spec", "scheduling", "nodePools", i),
                           f"node pool '{name}' has {pool.product}, but compute asks for gpuProduct {product}")
             if mig and mig not in pool.mig_profiles:
@@ -41,7 +36,7 @@ def candidate_pools(ctx: WorkloadContext, spec: ComputeSpec) -> list[NodePool]:
         return pools
     pools = list(ctx.env.node_pools)
     if product:
-        pools = [p for p in pools if product_matches(str(product), gpu_pool(p))]
+        pools = [p for p in pools if product_matches(str(product), p.product)]
         if not pools:
             ctx.error(("spec", "compute", "gpuProduct"), f"no node pool of environment {ctx.env.name} has {product}",
                       suggest(str(product), sorted({p.product for p in ctx.env.node_pools})))
@@ -78,7 +73,7 @@ def resolve_placement(ctx: WorkloadContext, pools: list[NodePool], spec: Compute
         # priority order as descending weights: the scheduler tries the first pool first
         for i, name in enumerate(names):
             preferred.append(PreferredTerm(max(100 - 10 * i, 1), (MatchExpression(env.node_pool_label, "In", (name,)),)))
-    if spec.get("gpuProduct", (None,))[0] and pools:
+    if compute_field(spec, "gpuProduct") and pools:
         # the label value the pools declare, not the spelling asked for: only it matches the nodes
         required.append(MatchExpression(GPU_PRODUCT_LABEL, "In", tuple(sorted({p.product for p in pools}))))
     node_type = ctx.value(("spec", "scheduling", "nodeType"))

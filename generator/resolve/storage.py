@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Meta, Mount, Ngc,
+from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Labels, Meta, Mount, Ngc,
                      Pvc, Resources, SecretKeyRef, Store, StorageUri, Uri, Volume, WarmupJob)
 from ..quantities import canonical
 from . import naming, nim
@@ -28,7 +28,7 @@ class StorageDecision:
     storage_uris: tuple[StorageUri, ...]
 
 
-def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels,
+def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels: Labels,
                     pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     store = ctx.spec["store"]
     if "ngc" in store:
@@ -53,7 +53,7 @@ def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: st
                            storage_uris=(StorageUri(uri, nim.URI_MOUNT),) if modern else ())
 
 
-def _ngc(ctx: WorkloadContext, ngc: dict, max_replicas: int, image: str, pin: str, labels,
+def _ngc(ctx: WorkloadContext, ngc: dict, max_replicas: int, image: str, pin: str, labels: Labels,
          pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     ctx.value(("spec", "store", "ngc", "secret"))
     key = SecretKeyRef(ngc["secret"], ngc.get("secretKey", NGC_KEY))
@@ -71,14 +71,10 @@ def _ngc(ctx: WorkloadContext, ngc: dict, max_replicas: int, image: str, pin: st
                 container=Container("download-to-cache", image, env=env, resources=WARMUP_RESOURCES,
                                     security=nim.CONTAINER_SECURITY, mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),),
                                     command=("download-to-cache", "--profile", pin)),
-                volumes=(ClaimVolume(CACHE_VOLUME, _claim_name(cache)),), pull_secrets=pull_secrets)
-    volume = ClaimVolume(CACHE_VOLUME, _claim_name(cache)) if cache else EmptyDirVolume(CACHE_VOLUME)
+                volumes=(ClaimVolume(CACHE_VOLUME, cache.name),), pull_secrets=pull_secrets)
+    volume = ClaimVolume(CACHE_VOLUME, cache.name) if cache else EmptyDirVolume(CACHE_VOLUME)
     return StorageDecision(Ngc(key, data_source, cache, warmup), env=env, volumes=(volume,),
                            mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),), storage_uris=())
-
-
-def _claim_name(cache: CacheClaim | ExistingClaim) -> str:
-    return cache.meta.name if isinstance(cache, CacheClaim) else cache.name
 
 
 def _cache_claim(ctx: WorkloadContext, name: str, max_replicas: int) -> CacheClaim | ExistingClaim | None:
