@@ -4,7 +4,7 @@ VENV   ?= .venv
 NIMGEN := $(VENV)/bin/nimgen
 STAMP  := $(VENV)/.installed
 
-.PHONY: build check validate plan test bench clean
+.PHONY: build check validate plan verify test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ validate: $(STAMP)         ## validate and resolve the inputs, render nothing
 
 plan: $(STAMP)             ## show what a build would change in out/
 	$(NIMGEN) plan
+
+verify: $(STAMP)           ## verify out/ against the schemas (SCHEMAS=DIR: also a folder of CRD schemas)
+	$(NIMGEN) verify $(if $(SCHEMAS),--schema-location $(SCHEMAS))
 
 test: $(STAMP)             ## run the test suite
 	$(VENV)/bin/python -m pytest -q -n auto

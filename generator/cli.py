@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import usecases
-from .diagnostics import BuildFailed
+from .diagnostics import BuildFailed, errors_in
 from .report.diagnostics import render
 from .report.diff import format_differences
 from .report.explain import explain_workload
@@ -121,3 +121,39 @@ def explain(ctx: click.Context, env: str, workload: str, project: str | None) ->
     """The effective spec of a workload with the origin of each value, and its profile decision."""
     resolved, found = usecases.find_workload(ctx.obj["root"], env, workload, project)
     click.echo(explain_workload(resolved.environment, found), nl=False)
+
+
+@main.command()
+@click.option("--env", "envs", multiple=True, help="Verify only this environment (repeatable).")
+@click.option("--schema-location", "locations", multiple=True, type=click.Path(path_type=Path),
+              help="A folder of {group}/{kind}_{version}.json schemas (kubeconform's layout) that objects must "
+                   "also pass, e.g. written by 'nimgen crd-schemas' (repeatable).")
+@click.pass_context
+@report_errors
+def verify(ctx: click.Context, envs: tuple[str, ...], locations: tuple[Path, ...]) -> None:
+    """Verify the committed out/ against the Kubernetes schemas, nimgen's CRD schemas, each schema location and
+    the cluster rules (what a cluster would not run as intended)."""
+    problems = usecases.verify_out(ctx.obj["root"], list(envs) or None, list(locations))
+    if errors_in(problems):
+        raise BuildFailed(problems)
+    _warn(ctx, problems)
+    found = usecases.out_objects(ctx.obj["root"], list(envs) or None)
+    objects = sum(len(objs) for files in found.values() for objs in files.values())
+    extra = f", {len(locations)} schema location(s)" if locations else ""
+    click.echo(f"nimgen verify: {objects} object(s) in {len(found)} environment(s) pass the Kubernetes schemas, "
+               f"nimgen's CRD schemas{extra} and the cluster rules")
+
+
+@main.command("crd-schemas")
+@click.argument("files", nargs=-1)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write {group}/{kind}_{version}.json into (created when missing).")
+@click.pass_context
+@report_errors
+def crd_schemas(ctx: click.Context, files: tuple[str, ...], out: Path) -> None:
+    """Convert CustomResourceDefinitions (FILE..., default or '-' stdin; e.g. 'kubectl get crd -o yaml') into
+    JSON Schemas for 'nimgen verify --schema-location', as kubeconform's openapi2jsonschema does."""
+    converted = usecases.crd_schemas(list(files), out, sys.stdin)
+    _warn(ctx, converted.problems)
+    click.echo(f"nimgen crd-schemas: wrote {len(converted.schemas)} schema(s) of {converted.crds} "
+               f"CustomResourceDefinition(s) to {out}")

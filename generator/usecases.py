@@ -1,5 +1,5 @@
-"""The use cases the CLI offers: build, check, plan, validate, explain. Each runs the stages in one direction
-(inputs -> resolve -> render) and returns values; printing is the CLI's job.
+"""The use cases the CLI offers: build, check, plan, validate, explain, verify, crd-schemas. Each runs the stages
+in one direction (inputs -> resolve -> render) and returns values; printing is the CLI's job.
 
 A use case either returns its result or raises BuildFailed with every problem found.
 """
@@ -7,15 +7,19 @@ A use case either returns its result or raises BuildFailed with every problem fo
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence, TextIO
 
-from .diagnostics import BuildFailed, Diagnostic, errors_in
+from .diagnostics import WARNING, BuildFailed, Diagnostic, errors_in
 from .inputs import sources
+from .inputs.load import parse
 from .inputs.reader import Reader
 from .model import ResolvedEnvironment, Workload
-from .render import emit, fingerprint, render_environment
+from .render import cluster_rules, emit, facts_of, fingerprint, render_environment
 from .render.cache import BuildCache
+from .render.crd_schemas import Converted, convert, schema_text
+from .render.verify import kubeconform, verify_file
 from .report.diff import Difference, differences
 from .resolve import resolve
 
@@ -121,3 +125,149 @@ def find_workload(root: Path, env: str, workload: str, project: str | None) -> t
     if len(matches) > 1:
         raise NotFound(f"workload '{workload}' exists in several projects: use --project")
     return resolved, matches[0]
+
+
+# verify: the committed out/ against the schemas, and crd-schemas: a cluster's CRDs into a schema location
+
+OUT_HINT = "out/ was edited by hand or built by another nimgen: 'nimgen check' shows how it differs from a fresh build"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One committed out/ file: its text, and its objects in order (objects[i] is the i-th '---' document)."""
+
+    text: str
+    objects: list[dict]
+
+
+def out_manifests(root: Path, envs: list[str] | None = None) -> dict[str, dict[str, Manifest]]:
+    """The manifests of out/<env>/ (every *.yaml but kustomization.yaml) of the selected environments (all by
+    default): {env: {relpath: Manifest}}. Raises BuildFailed for unknown environments, a missing out/<env>/ and
+    files that are not manifests (unreadable, YAML errors, a document that is not a mapping)."""
+    names = sources.environment_names(root)
+    problems: list[Diagnostic] = []
+    for name in envs or []:
+        if name not in names:
+            problems.append(Diagnostic(f"environments/{name}", 1, 1, "$", f"unknown environment '{name}'",
+                                       f"known: {', '.join(names)}"))
+    selected = envs or names
+    if not selected:
+        problems.append(Diagnostic("environments", 1, 1, "$", "no environments found",
+                                   "create environments/<name>/environment.yaml"))
+    found: dict[str, dict[str, Manifest]] = {}
+    for env in selected if not problems else []:
+        folder = root / "out" / env
+        if not folder.is_dir():
+            problems.append(Diagnostic(f"out/{env}", 1, 1, "$", f"out/{env}/ does not exist",
+                                       "run 'make build' to render it"))
+            continue
+        found[env] = {}
+        for path in sorted(folder.rglob("*.yaml")):
+            relpath = path.relative_to(folder).as_posix()
+            if path.name == "kustomization.yaml" or any(part.startswith(".") for part in relpath.split("/")):
+                continue
+            manifest, found_problems = _read_manifest(path, f"out/{env}/{relpath}")
+            problems.extend(found_problems)
+            if manifest is not None:
+                found[env][relpath] = manifest
+    if errors_in(problems):
+        raise BuildFailed(problems)
+    return found
+
+
+def out_objects(root: Path, envs: list[str] | None = None) -> dict[str, dict[str, list[dict]]]:
+    """The objects of out/<env>/: {env: {relpath: [objects]}} (see out_manifests)."""
+    return {env: {relpath: m.objects for relpath, m in files.items()}
+            for env, files in out_manifests(root, envs).items()}
+
+
+def _read_manifest(path: Path, shown: str) -> tuple[Manifest | None, list[Diagnostic]]:
+    """Objects are the documents after '---' lines, as emit writes them; only comments may come before."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Diagnostic(shown, 1, 1, "$", f"cannot read file: {exc}")]
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if line == "---"]
+    problems = []
+    preamble = lines[:starts[0]] if starts else lines
+    for number, line in enumerate(preamble, 1):
+        if not _blank(line):
+            problems.append(Diagnostic(shown, number, 1, "$", "content before the first '---' line",
+                                       "out/ files start every object with a line '---'"))
+            break
+    objects = []
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else len(lines)
+        chunk = "\n".join(lines[start + 1:end]) + "\n"
+        if all(_blank(line) for line in lines[start + 1:end]):
+            problems.append(Diagnostic(shown, start + 1, 1, "$", "empty document after '---'"))
+            continue
+        doc, found = parse(chunk, shown)
+        problems.extend(replace(d, line=d.line + start + 1) for d in found)
+        if doc is not None:
+            objects.append(doc.data)
+    return (Manifest(text, objects) if not errors_in(problems) else None), problems
+
+
+def _blank(line: str) -> bool:
+    return not line.strip() or line.lstrip().startswith("#")
+
+
+def verify_out(root: Path, envs: list[str] | None = None, schema_locations: Sequence[Path] = ()) -> list[Diagnostic]:
+    """Every object of the committed out/<env>/ against the strict Kubernetes schemas of the environment's
+    Kubernetes version, the project's CRD schemas and each schema location (and kubeconform when on PATH).
+    Returns the problems (warnings included); raises BuildFailed when the inputs, out/ or a location is unusable."""
+    locations = [Path(location) for location in schema_locations]
+    problems: list[Diagnostic] = []
+    for location in locations:
+        if not location.is_dir():
+            problems.append(Diagnostic(str(location), 1, 1, "$", f"schema location {location} is not a folder",
+                                       "give a folder of {group}/{kind}_{version}.json files, such as "
+                                       "'nimgen crd-schemas' writes"))
+        elif not any(location.glob("*/*.json")) and not any(location.glob("*.json")):
+            problems.append(Diagnostic(str(location), 1, 1, "$",
+                                       f"schema location {location} holds no {{group}}/{{kind}}_{{version}}.json file",
+                                       "it checks nothing; did you mean a folder below it?", WARNING))
+    if errors_in(problems):
+        raise BuildFailed(problems)
+    manifests = out_manifests(root, envs)
+    resolved = compile_all(root, sorted(manifests), render=False).resolved
+    for env, files in manifests.items():
+        version = resolved[env].environment.kubernetes_version
+        for relpath, manifest in files.items():
+            problems.extend(verify_file(f"out/{env}/{relpath}", manifest.text, manifest.objects, version,
+                                        locations, hint=OUT_HINT))
+        problems.extend(kubeconform(root / "out" / env, version, f"out/{env}", locations))
+        problems.extend(cluster_rules.check({r: (m.text, m.objects) for r, m in files.items()},
+                                            facts_of(resolved[env]), f"out/{env}"))
+    return problems
+
+
+def crd_schemas(files: Sequence[str], out: Path, stdin: TextIO) -> Converted:
+    """Convert the CRDs of the given files ('-' is stdin) into out/{group}/{kind}_{version}.json. Raises
+    BuildFailed when an input is unreadable or not YAML, or no input holds a CRD; returns the warnings."""
+    converted = Converted()
+    for name in files or ["-"]:
+        shown = "<stdin>" if name == "-" else name
+        if name == "-" and stdin.isatty():
+            converted.problems.append(Diagnostic(shown, 1, 1, "$", "no input: stdin is a terminal",
+                                                 "give CRD files, or pipe 'kubectl get crd -o yaml'"))
+            continue
+        try:
+            text = stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            converted.problems.append(Diagnostic(shown, 1, 1, "$", f"cannot read file: {exc}"))
+            continue
+        convert(text, shown, converted)
+    if not converted.crds and not errors_in(converted.problems):
+        converted.problems.append(Diagnostic(", ".join("<stdin>" if f == "-" else f for f in files or ["-"]), 1, 1,
+                                             "$", "no CustomResourceDefinition found",
+                                             "give CRD files, or pipe 'kubectl get crd -o yaml'"))
+    if errors_in(converted.problems):
+        raise BuildFailed(converted.problems)
+    for relpath, schema in converted.schemas.items():
+        target = out / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(schema_text(schema), encoding="utf-8")
+    return converted

@@ -10,8 +10,8 @@ import pytest
 from builders import SELECTOR, container, jwt, pdb, project, service, workload
 from generator.construct import project_charts, queue_charts, synthesize, workload_charts
 from generator.construct.registry import render
-from generator.model import (ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, Keda, Knative, Meta, Public,
-                             ScaleTarget, SecretKeyRef)
+from generator.model import (ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, Keda, KedaHttp,
+                             Knative, Meta, PeerPolicy, Public, ScaleTarget, SecretKeyRef, WakeService, Waypoint)
 
 
 def objects(w) -> dict[tuple[str, str], dict]:
@@ -34,7 +34,7 @@ def test_every_object_carries_the_chart_namespace_and_labels():
 
 
 def test_a_fixed_cluster_local_workload_is_an_inference_service_and_its_network_policy():
-    assert kinds(workload()) == ["InferenceService", "NetworkPolicy"]
+    assert kinds(workload()) == ["InferenceService", "NetworkPolicy", "PodMonitor"]
 
 
 def test_a_disruption_budget_exists_only_when_the_model_has_one():
@@ -47,19 +47,42 @@ def test_a_disruption_budget_exists_only_when_the_model_has_one():
 def test_each_scaling_backend_renders_its_own_autoscaler():
     target = ScaleTarget("apps/v1", "Deployment", "w-predictor")
     hpa = Hpa(Meta("w"), target, 1, 3, "concurrency", 8.0, "num_requests_running", "8", 600)
-    keda = Keda(Meta("w"), target, 0, 3, "throughput", 20.0, 15, 300, "http://prom:9090", "sum(x)", "20")
-    assert kinds(workload(scaling=hpa)) == ["HorizontalPodAutoscaler", "InferenceService", "NetworkPolicy"]
-    assert kinds(workload(scaling=keda)) == ["InferenceService", "NetworkPolicy", "ScaledObject"]
-    assert kinds(workload(scaling=Knative(0, 3, "throughput", 20.0, "rps", 20))) == ["InferenceService", "NetworkPolicy"]
+    keda = Keda(Meta("w"), target, 1, 3, "latency", 500.0, 15, "http://prom:9090", "q(x)", "500", "Value")
+    base = ["InferenceService", "NetworkPolicy", "PodMonitor"]
+    assert kinds(workload(scaling=hpa)) == sorted(base + ["HorizontalPodAutoscaler"])
+    assert kinds(workload(scaling=keda)) == sorted(base + ["ScaledObject"])
+    assert kinds(workload(scaling=Knative(0, 3, "throughput", 20.0, "rps", 20, 300))) == base
+    assert kinds(workload(scaling=keda_http())) == sorted(base + ["HTTPScaledObject", "Service"])
     scaled = objects(workload(scaling=keda))[("ScaledObject", "w")]["spec"]
     assert scaled["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "w-predictor"}
-    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"], scaled["cooldownPeriod"]) == (0, 3, 300)
-    assert scaled["triggers"] == [{"type": "prometheus", "metadata": {"serverAddress": "http://prom:9090",
-                                                                       "query": "sum(x)", "threshold": "20"}}]
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (1, 3)
+    # a latency is compared as a Value: desired = current x metric / target, not metric / target
+    assert scaled["triggers"] == [{"type": "prometheus", "metricType": "Value", "metadata": {
+        "serverAddress": "http://prom:9090", "query": "q(x)", "threshold": "500"}}]
     autoscaler = objects(workload(scaling=hpa))[("HorizontalPodAutoscaler", "w")]["spec"]
     assert autoscaler["scaleTargetRef"]["name"] == "w-predictor"
     assert autoscaler["metrics"][0]["pods"] == {"metric": {"name": "num_requests_running"},
                                                 "target": {"type": "AverageValue", "averageValue": "8"}}
+
+
+def keda_http() -> KedaHttp:
+    return KedaHttp(Meta("w"), ScaleTarget("apps/v1", "Deployment", "w-predictor"), 0, 2, "concurrency", 4.0,
+                    service="w-predictor", service_port=80, hosts=("w-wake.ns.svc.cluster.local", "w-wake"),
+                    scaling_metric="concurrency", target_value=4, scaledown_period_seconds=900, condition_wait="1800s",
+                    response_header="300s", wake=WakeService(Meta("w-wake"), "proxy.keda.svc.cluster.local", 8080))
+
+
+def test_scale_from_zero_through_the_http_add_on_routes_callers_to_its_interceptor():
+    rendered = objects(workload(scaling=keda_http()))
+    scaled = rendered[("HTTPScaledObject", "w")]["spec"]
+    # the interceptor routes requests whose Host is one of these to the predictor Service on port 80
+    assert scaled["hosts"] == ["w-wake.ns.svc.cluster.local", "w-wake"]
+    assert scaled["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "w-predictor",
+                                        "service": "w-predictor", "port": 80}
+    assert scaled["replicas"] == {"min": 0, "max": 2} and scaled["scaledownPeriod"] == 900
+    assert scaled["timeouts"]["conditionWait"] == "1800s"   # holds the first request through a cold start
+    wake = rendered[("Service", "w-wake")]["spec"]
+    assert (wake["type"], wake["externalName"]) == ("ExternalName", "proxy.keda.svc.cluster.local")
 
 
 def test_a_model_type_without_a_construct_is_a_bug_not_silence():
@@ -91,8 +114,30 @@ def test_authenticated_callers_need_a_token_of_the_identity_provider():
     assert authz["spec"]["action"] == "ALLOW" and authz["spec"]["selector"] == {"matchLabels": dict(SELECTOR)}
     caller, scrape = authz["spec"]["rules"]
     assert caller == {"from": [{"source": {"requestPrincipals": ["*"]}}]}  # any valid token, no claim condition
-    assert scrape == {"from": [{"source": {"namespaces": ["monitoring"]}}],
+    # a plain-text scrape has no peer identity, so the metrics path is open, except through the gateway
+    assert scrape == {"from": [{"source": {"notNamespaces": ["istio-system"]}}],
                       "to": [{"operation": {"methods": ["GET"], "paths": ["/v1/metrics"]}}]}
+
+
+def test_in_ambient_mode_the_policies_bind_to_the_service_the_waypoint_serves():
+    authn, authz = policies(workload(access=jwt(selector=None, target_service="w-predictor")))
+    for policy in (authn, authz):
+        assert "selector" not in policy["spec"]
+        assert policy["spec"]["targetRefs"] == [{"group": "", "kind": "Service", "name": "w-predictor"}]
+
+
+def test_knative_system_probes_pass_without_a_token_only_on_their_paths():
+    _, authz = policies(workload(access=jwt(system_namespaces=("knative-serving",), system_paths=("/healthz", "/metrics"))))
+    assert authz["spec"]["rules"][-1] == {"from": [{"source": {"namespaces": ["knative-serving"]}}],
+                                          "to": [{"operation": {"paths": ["/healthz", "/metrics"]}}]}
+
+
+def test_plain_text_is_accepted_on_the_scraped_ports_of_meshed_pods():
+    peer = PeerPolicy(Meta("w-plaintext-ports"), SELECTOR, (8000, 8012))
+    spec = objects(workload(peer=peer))[("PeerAuthentication", "w-plaintext-ports")]["spec"]
+    # port-level modes need a selector (Istio's CEL rule); the ports are the container's, not the Service's
+    assert spec == {"selector": {"matchLabels": dict(SELECTOR)},
+                    "portLevelMtls": {"8000": {"mode": "PERMISSIVE"}, "8012": {"mode": "PERMISSIVE"}}}
 
 
 def test_group_access_requires_the_claim_value_as_well_as_a_token():
@@ -105,13 +150,14 @@ def test_group_access_requires_the_claim_value_as_well_as_a_token():
 # -- which namespaces may reach the pods
 
 
-def test_network_policy_admits_exactly_the_decided_namespaces_on_the_nim_port():
-    policy = IngressPolicy(Meta("w-ingress"), SELECTOR, ("ns", "monitoring"), 8000)
+def test_network_policy_admits_exactly_the_decided_namespaces_on_their_ports():
+    policy = IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule(("monitoring",), (8000,)),
+                                                         IngressRule(("ns", "istio-system"), (8012, 8022))))
     spec = objects(workload(ingress=policy))[("NetworkPolicy", "w-ingress")]["spec"]
     assert spec["podSelector"] == {"matchLabels": dict(SELECTOR)} and spec["policyTypes"] == ["Ingress"]
-    admitted = [rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for rule in spec["ingress"]]
-    assert admitted == ["ns", "monitoring"]
-    assert all(rule["ports"] == [{"port": 8000, "protocol": "TCP"}] and len(rule["from"]) == 1 for rule in spec["ingress"])
+    admitted = [({peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in rule["from"]},
+                 [port["port"] for port in rule["ports"]]) for rule in spec["ingress"]]
+    assert admitted == [({"monitoring"}, [8000]), ({"ns", "istio-system"}, [8012, 8022])]
 
 
 # -- the predictor
@@ -155,3 +201,36 @@ def test_render_dispatches_on_the_model_type_only():
 def test_pod_security_context_renders_the_seccomp_profile():
     predictor = objects(workload())[("InferenceService", "w")]["spec"]["predictor"]
     assert predictor["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_the_scrape_is_a_pod_monitor_that_labels_series_with_the_workload():
+    monitor = objects(workload())[("PodMonitor", "w")]["spec"]
+    assert monitor["selector"] == {"matchLabels": dict(SELECTOR)}
+    (endpoint,) = monitor["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http1", "/v1/metrics")
+    # Prometheus' pod discovery exposes the label as a meta label with _ for every non-alphanumeric
+    assert endpoint["relabelings"] == [{"sourceLabels": ["__meta_kubernetes_pod_label_serving_kserve_io_inferenceservice"],
+                                        "targetLabel": "inferenceservice", "action": "replace"}]
+
+
+def test_gpu_rollouts_replace_pods_instead_of_surging():
+    predictor = objects(workload())[("InferenceService", "w")]["spec"]["predictor"]
+    assert predictor["deploymentStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    knative = objects(workload(service=service(rollout=None)))[("InferenceService", "w")]["spec"]["predictor"]
+    assert "deploymentStrategy" not in knative
+
+
+def test_pod_labels_annotations_and_service_account_reach_the_predictor():
+    isvc = service(pod_labels=(("kai.scheduler/queue", "p"),), pod_annotations=(("sidecar.istio.io/nativeSidecar", "true"),),
+                   service_account="model-reader")
+    predictor = objects(workload(service=isvc))[("InferenceService", "w")]["spec"]["predictor"]
+    assert predictor["labels"] == {"kai.scheduler/queue": "p"}
+    assert predictor["annotations"] == {"sidecar.istio.io/nativeSidecar": "true"}
+    assert predictor["serviceAccountName"] == "model-reader"
+
+
+def test_an_ambient_project_gets_its_waypoint():
+    files = synthesize({"p": project_charts(project(waypoint=Waypoint(Meta("waypoint", (("istio.io/waypoint-for", "service"),)))))})
+    (gateway,) = [o for o in files["p"] if o["kind"] == "Gateway"]
+    assert gateway["spec"] == {"gatewayClassName": "istio-waypoint", "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]}
+    assert gateway["metadata"]["labels"]["istio.io/waypoint-for"] == "service"

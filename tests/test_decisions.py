@@ -37,34 +37,47 @@ def test_a_disruption_budget_only_when_two_replicas_are_always_up(repo: Path, lo
 
 
 def test_fixed_replicas_need_no_autoscaler(repo: Path):
-    w = resolved(repo, "staging")["llama-8b-batch"]
+    w = resolved(repo, "prod")["mistral-7b-eval"]
     assert w.scaling == Fixed(1, 1)
     assert dict(w.service.meta.annotations)["serving.kserve.io/autoscalerClass"] == "none"
 
 
 def test_autoscalers_target_the_predictor_deployment_kserve_creates(repo: Path):
-    prod, dev = resolved(repo, "prod")["llama-8b-chat"], resolved(repo, "dev")["mistral-7b-eval"]
-    for w in (prod, dev):
+    prod, staging = resolved(repo, "prod")["llama-8b-chat"], resolved(repo, "staging")
+    for w in (prod, staging["llama-8b-chat"], staging["llama-8b-batch"]):
         assert (w.scaling.target_ref.kind, w.scaling.target_ref.name) == ("Deployment", f"{w.name}-predictor")
         assert dict(w.service.meta.annotations)["serving.kserve.io/autoscalerClass"] == "external"
-    assert prod.scaling.backend == "keda" and dev.scaling.backend == "hpa"
+    assert [w.scaling.backend for w in (prod, staging["llama-8b-chat"], staging["llama-8b-batch"])] == ["keda", "hpa", "keda-http"]
 
 
 # -- who may call, and from where
 
 
+def admitted(w, port: int) -> set[str]:
+    return {ns for rule in w.ingress.rules if port in rule.ports for ns in rule.namespaces}
+
+
 def test_cluster_local_workloads_are_reachable_only_from_their_project_and_monitoring(repo: Path):
-    w = resolved(repo, "staging")["llama-8b-batch"]
-    assert w.access == ClusterLocal()
-    assert w.ingress.from_namespaces == ("research", "monitoring")
+    local = resolved(repo, "staging")["llama-8b-batch"]
+    assert local.access == ClusterLocal()
+    # the KEDA HTTP interceptor (namespace keda) forwards the requests it held while the workload woke
+    assert admitted(local, 8000) == {"research", "monitoring", "keda"}
+    write_workload(repo, "prod", "quiet", {**SPEC, "access": {"type": "clusterLocal"}}, project="research")
+    assert admitted(resolved(repo, "prod")["quiet"], 8000) == {"research", "monitoring"}
 
 
 def test_exposed_workloads_also_admit_the_gateway(repo: Path):
-    public, token = resolved(repo, "dev")["llama-8b-chat"], resolved(repo, "prod")["llama-8b-chat"]
-    assert public.access == Public()
+    token = resolved(repo, "prod")["llama-8b-chat"]
     assert isinstance(token.access, Jwt) and token.access.claim is None
-    for w in (public, token):
-        assert w.ingress.from_namespaces == ("chat", "monitoring", "istio-system")
+    assert admitted(token, 8000) == {"chat", "monitoring", "istio-system"}
+
+
+def test_knative_workloads_are_reached_through_the_queue_proxy_from_activator_and_gateways(repo: Path):
+    public = resolved(repo, "dev")["llama-8b-chat"]
+    assert public.access == Public()
+    assert admitted(public, 8012) == {"chat", "istio-system", "knative-serving"}
+    assert admitted(public, 8000) == {"monitoring"}          # NIM's own port only for the scrape
+    assert admitted(public, 9090) == admitted(public, 8022) == {"knative-serving"}
 
 
 def test_groups_and_users_need_their_claim(repo: Path):
@@ -151,7 +164,7 @@ def test_an_environment_image_over_a_base_catalog_reference_names_both_files(rep
 
 
 def test_cluster_local_workloads_carry_kserve_and_knative_visibility_labels(repo: Path):
-    local, public = resolved(repo, "staging")["llama-8b-batch"], resolved(repo, "dev")["llama-8b-chat"]
+    local, public = resolved(repo, "staging")["llama-8b-batch"], resolved(repo, "prod")["llama-8b-chat"]
     assert dict(local.service.meta.labels) == {"networking.kserve.io/visibility": "cluster-local",
                                                "networking.knative.dev/visibility": "cluster-local"}
     assert dict(public.service.meta.labels) == {}
@@ -161,9 +174,12 @@ def test_cluster_local_workloads_carry_kserve_and_knative_visibility_labels(repo
     ("0.15", "Standard", "RawDeployment"), ("0.15", "Knative", "Serverless"), ("0.15", "RawDeployment", "RawDeployment"),
     ("0.16", "RawDeployment", "Standard"), ("0.20", "Serverless", "Knative"), ("0.20", "Standard", "Standard")])
 def test_deployment_mode_is_spelled_for_the_kserve_version(repo: Path, version: str, asked: str, written: str):
-    path = repo / "environments/staging/environment.yaml"
-    path.write_text(path.read_text() + f'  kserve: {{version: "{version}", deploymentMode: {asked}}}\n')
-    w = resolved(repo, "staging")["llama-8b-batch"]
+    path = repo / "environments/dev/environment.yaml"
+    text = path.read_text().replace("kserve: {deploymentMode: Knative}", f'kserve: {{version: "{version}", deploymentMode: {asked}}}')
+    if asked in ("Standard", "RawDeployment"):
+        text = text.replace("backend: knative, ", "")
+    path.write_text(text)
+    w = resolved(repo, "dev")["llama-8b-chat"]
     assert dict(w.service.meta.annotations)["serving.kserve.io/deploymentMode"] == written
 
 

@@ -46,6 +46,8 @@ def edit(old: str, new: str, text: str = VALID) -> str:
     return text.replace(old, new)
 
 
+STAGING_NEW = "environments/staging/workloads/x.yaml"   # hpa backend, scale from zero via keda-http
+DEV_NEW = "environments/dev/workloads/x.yaml"           # knative backend
 NGC_KEY = "nvapi-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijklmnopqrstuvwx"
 
 # An environment override merged over environments/base/workloads/llama-8b-chat.yaml.
@@ -104,6 +106,20 @@ CASES = [
         spec: {cpu: "4", memory: 32Gi, gpus: -1}
         """),
      "templates/compute/small.yaml:4:38: spec.gpus:", "less than the minimum of 1"),
+    # Issue 7: what a cluster could not run is refused where the input asks for it.
+    ("scale-to-zero-without-waking-path", NEW,
+     edit("{minReplicas: 1, maxReplicas: 1}", "{minReplicas: 0, maxReplicas: 2, metric: concurrency, target: 4, scaleToZero: {afterSeconds: 60}}"),
+     f"{NEW}:12:26: spec.scaling.minReplicas:", "environment prod sets no autoscaling.scaleFromZero"),
+    ("token-secret-for-an-object-store", NEW, edit('{uri: "s3://a/b"}', '{uri: {url: "s3://a/b", tokenSecret: hf}}'),
+     f"{NEW}:10:47: spec.store.uri.tokenSecret:", "a token Secret is for hf:// URIs, not s3://"),
+    ("latency-on-the-hpa-backend", STAGING_NEW, edit("{minReplicas: 1, maxReplicas: 1}", "{minReplicas: 1, maxReplicas: 2, metric: latency, target: 500}"),
+     f"{STAGING_NEW}:12:53: spec.scaling.metric:", "the hpa backend compares a pod metric as an average"),
+    ("latency-on-knative", DEV_NEW, edit("{minReplicas: 1, maxReplicas: 1}", "{minReplicas: 1, maxReplicas: 2, metric: latency, target: 500}"),
+     f"{DEV_NEW}:12:53: spec.scaling.metric:", "Knative's autoscaler counts requests and cannot scale on latency"),
+    ("exposed-workload-woken-by-the-http-add-on", STAGING_NEW,
+     edit("{minReplicas: 1, maxReplicas: 1}", "{minReplicas: 0, maxReplicas: 2, metric: concurrency, target: 4, scaleToZero: {afterSeconds: 60}}",
+          edit("{type: clusterLocal}", "{type: authenticated}")),
+     f"{STAGING_NEW}:9:18: spec.access.type:", "wakes only for callers inside the cluster"),
     # Layering: an error in an environment override points at the override, not at the base it is merged over.
     ("override-wrong-type", PROD_OVERRIDE, textwrap.dedent("""\
         apiVersion: nimgen.dev/v1alpha1

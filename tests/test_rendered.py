@@ -91,11 +91,15 @@ def test_inference_service_follows_the_nim_container_contract(built_once: Path):
     isvc = file_objects(built_once, "prod/chat/llama-70b-chat.yaml")["InferenceService"]
     predictor = isvc["spec"]["predictor"]
     (container,) = predictor["containers"]
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    # Knative accepts only http1 or h2c as the serving port's name; Standard mode takes it too
+    assert container["ports"] == [{"name": "http1", "containerPort": 8000, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"] == {"path": "/v1/health/live", "port": 8000}
     assert container["readinessProbe"]["httpGet"]["path"] == "/v1/health/ready"
-    assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 1200
+    # Standard mode: the Deployment's progress deadline is 600 s, and the start-up window matches it
+    assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] == 600
     env = {e["name"]: e for e in container["env"]}
+    assert {k: env[k]["value"] for k in ("NIM_SERVER_PORT", "OUTLINES_CACHE_DIR", "NIM_JSONL_LOGGING")} == {
+        "NIM_SERVER_PORT": "8000", "OUTLINES_CACHE_DIR": "/tmp/outlines", "NIM_JSONL_LOGGING": "1"}
     assert env["NIM_MODEL_PROFILE"]["value"] == "4fbe63c3f6f9b928dac05fe81a278ac1ad45ccf329850f66bd6cbc0c2f2c044c"
     assert env["NIM_CACHE_PATH"]["value"] == "/opt/nim/.cache"
     assert container["resources"]["requests"] == container["resources"]["limits"] == {
@@ -122,7 +126,12 @@ def test_object_store_goes_through_kserve_storage_uris_and_mig_is_requested(buil
 
 def test_warmup_job_downloads_the_pinned_profile_into_the_claim_the_server_mounts(built_once: Path):
     objects = file_objects(built_once, "prod/chat/llama-70b-chat.yaml")
-    pod = objects["Job"]["spec"]["template"]["spec"]
+    job = objects["Job"]
+    # Argo CD runs a PreSync hook to completion before it applies the InferenceService, and replaces it next time
+    assert job["metadata"]["annotations"] == {"argocd.argoproj.io/hook": "PreSync",
+                                              "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation,HookSucceeded"}
+    assert job["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "false"   # it must finish
+    pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["command"] == ["download-to-cache", "--profile",
                                     "4fbe63c3f6f9b928dac05fe81a278ac1ad45ccf329850f66bd6cbc0c2f2c044c"]

@@ -214,7 +214,7 @@ def test_error_in_a_base_file_is_reported_once_not_per_environment(built: Path):
     path.write_text(path.read_text().replace("scheduling: {nodePools: [l40s]}", "scheduling: {nodePools: [l40s], nodeTpye: x}"))
     result = run(built, "build")
     assert result.exit_code == 1
-    lines = [l for l in result.stderr.splitlines() if "nodeTpye" in l]
+    lines = [line for line in result.stderr.splitlines() if "nodeTpye" in line]
     assert len(lines) == 1 and lines[0].startswith("environments/base/workloads/llama-8b-chat.yaml:17:")
 
 
@@ -231,5 +231,5 @@ def test_unknown_template_is_one_error_not_three(built: Path):
     path = built / "environments" / "prod" / "workloads" / "llama-8b-chat.yaml"
     path.write_text(path.read_text().replace("template: h100-x1", "template: h100-x4"))
     result = run(built, "build")
-    errors = [l for l in result.stderr.splitlines() if ": " in l and not l.startswith("nimgen:")]
+    errors = [line for line in result.stderr.splitlines() if ": " in line and not line.startswith("nimgen:")]
     assert len(errors) == 1 and "unknown compute template 'h100-x4'" in errors[0] and "did you mean 'h100-x" in errors[0]

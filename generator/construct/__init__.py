@@ -16,7 +16,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from ..model import Labels, Project, Queue, Workload  # noqa: E402
 # Importing the construct modules registers them for the model types they render.
-from . import autoscaling, disruption, inference_service, mesh_policy, network_policy, project, queues, storage  # noqa: F401,E402
+from . import (autoscaling, disruption, inference_service, mesh_policy, monitoring, network_policy, project,  # noqa: F401,E402
+               queues, storage)
 from .registry import render  # noqa: E402
 
 

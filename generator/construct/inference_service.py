@@ -24,8 +24,15 @@ class InferenceServiceConstruct(Construct):
         if isvc.scale_metric is not None:
             predictor["scaleMetric"] = isvc.scale_metric
             predictor["scaleTarget"] = isvc.scale_target
-        if p.pod_labels:
-            predictor["labels"] = dict(p.pod_labels)
+        if isvc.pod_labels:
+            predictor["labels"] = dict(isvc.pod_labels)
+        if isvc.pod_annotations:
+            predictor["annotations"] = dict(isvc.pod_annotations)
+        if isvc.service_account:
+            predictor["serviceAccountName"] = isvc.service_account
+        if isvc.rollout is not None:
+            predictor["deploymentStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {
+                "maxSurge": isvc.rollout.max_surge, "maxUnavailable": isvc.rollout.max_unavailable}}
         if p.scheduler_name:
             predictor["schedulerName"] = p.scheduler_name
         if p.priority_class:

@@ -15,7 +15,7 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"   # set by Kubernetes on ev
 class IngressPolicyConstruct(Construct):
     def __init__(self, scope: Construct, policy: IngressPolicy):
         super().__init__(scope, "ingress-policy")
-        rules = [{"from": [{"namespaceSelector": match_labels(((NAMESPACE_NAME_LABEL, ns),))}],
-                  "ports": [{"port": policy.port, "protocol": "TCP"}]} for ns in policy.from_namespaces]
+        rules = [{"from": [{"namespaceSelector": match_labels(((NAMESPACE_NAME_LABEL, ns),))} for ns in rule.namespaces],
+                  "ports": [{"port": port, "protocol": "TCP"} for port in rule.ports]} for rule in policy.rules]
         api_object(self, "networking.k8s.io/v1", "NetworkPolicy", policy.meta,
                    spec={"podSelector": match_labels(policy.selector), "policyTypes": ["Ingress"], "ingress": rules})

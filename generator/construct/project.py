@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from ..model import DefaultDenyIngress, LimitRange, NamespaceObject, ResourceQuota
+from ..model import DefaultDenyIngress, LimitRange, NamespaceObject, ResourceQuota, Waypoint
 from .base import api_object
 from .registry import renders
 
@@ -38,3 +38,14 @@ class DefaultDenyConstruct(Construct):
         super().__init__(scope, "default-deny")
         api_object(self, "networking.k8s.io/v1", "NetworkPolicy", policy.meta,
                    spec={"podSelector": {}, "policyTypes": ["Ingress"]})
+
+
+@renders(Waypoint)
+class WaypointConstruct(Construct):
+    """Istio's ambient waypoint for the namespace's Services (istio.io docs ambient/usage/waypoint)."""
+
+    def __init__(self, scope: Construct, waypoint: Waypoint):
+        super().__init__(scope, "waypoint")
+        api_object(self, "gateway.networking.k8s.io/v1", "Gateway", waypoint.meta,
+                   spec={"gatewayClassName": "istio-waypoint",
+                         "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]})

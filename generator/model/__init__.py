@@ -8,16 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .common import Labels, Meta, Provenance, labels_of
-from .environment import Environment, Identity, MetricSource, NodePool, Taint
+from .environment import Environment, Identity, Mesh, MetricSource, NodePool, ScaleFromZero, Taint
 from .profiles import Profile, ProfileDecision, Rejection, Selection
 from .project import (DefaultDenyIngress, GpuBudget, LimitRange, NamespaceObject, Project, Queue, QueueResource,
-                      ResourceQuota)
+                      ResourceQuota, Waypoint)
 from .workload import (Access, CacheClaim, ClaimRule, ClaimVolume, ClusterLocal, Compute, Container,
                        ContainerSecurity, DisruptionBudget, EmptyDirVolume, EnvVar, ExistingClaim, Fixed, Hpa,
-                       InferenceService, IngressPolicy, Jwt, Keda, Knative, MatchExpression, Mount, Ngc, Placement,
-                       PodSecurity, Port, PreferredTerm, Probe, Public, Pvc, Resources, ScaleTarget, Scaling,
-                       SecretKeyRef, SharedMemoryVolume, Store, StorageUri, Toleration, Uri, Volume, WarmupJob,
-                       Workload)
+                       InferenceService, IngressPolicy, IngressRule, Jwt, Keda, KedaHttp, Knative, MatchExpression,
+                       Mount, Ngc, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
+                       Resources, Rollout, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Store,
+                       StorageUri, Toleration, Uri, Volume, WakeService, WarmupJob, Workload)
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """Something the cluster must run or hold for the output to work: a controller, a CRD, a Secret, a label."""
+
+    feature: str                         # what needs it (e.g. "token access")
+    needs: str
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ class ResolvedEnvironment:
     environment: Environment
     projects: tuple[Project, ...]
     workloads: tuple[Workload, ...]
+    prerequisites: tuple[Prerequisite, ...] = ()
 
     @property
     def queues(self) -> tuple[Queue, ...]:

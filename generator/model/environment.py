@@ -41,12 +41,29 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Mesh:
+    """How Istio reaches the workloads' pods: a sidecar injected per pod, or ambient (ztunnel plus a waypoint)."""
+
+    mode: str                            # sidecar | ambient
+    revision: str | None                 # an Istio revision (istio.io/rev) instead of the default injector
+    cni: bool                            # Istio CNI sets up redirection: no privileged istio-init container
+
+
+@dataclass(frozen=True)
+class ScaleFromZero:
+    """The component that holds a request while a scaled-to-zero workload starts, and where it runs."""
+
+    via: str                             # knative | keda-http
+    interceptor_namespace: str           # keda-http: the add-on's interceptor proxy
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     source: str
     kubernetes_version: str
     kserve_version: str
-    deployment_mode: str
+    deployment_mode: str                 # Standard | Knative (spelled for the KServe version when written)
     autoscaling_backend: str             # hpa | keda | knative
     prometheus_address: str | None
     metrics: tuple[tuple[str, MetricSource], ...]
@@ -59,6 +76,10 @@ class Environment:
     storage_shared_class: str | None
     gateway_namespace: str
     monitoring_namespace: str
+    scrape_labels: Labels                # labels the Prometheus' podMonitorSelector selects
+    knative_namespace: str               # where Knative's activator and autoscaler run
+    mesh: Mesh
+    scale_from_zero: ScaleFromZero | None
     identity: Identity | None
     allow_public_endpoints: bool
     auto_tolerate_taints: bool

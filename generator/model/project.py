@@ -41,6 +41,13 @@ class DefaultDenyIngress:
 
 
 @dataclass(frozen=True)
+class Waypoint:
+    """An Istio ambient waypoint (a Gateway API Gateway of class istio-waypoint) for a namespace's Services."""
+
+    meta: Meta
+
+
+@dataclass(frozen=True)
 class QueueResource:
     quota: int                           # -1 = no quota
     limit: int                           # -1 = no limit
@@ -75,8 +82,9 @@ class Project:
     limits: LimitRange
     default_deny: DefaultDenyIngress
     queue: Queue | None                  # under KAI only
+    waypoint: Waypoint | None = None     # ambient mesh only
 
     @property
     def parts(self) -> tuple:
         """The namespaced objects of the project file (the Namespace itself is cluster-scoped)."""
-        return (self.quota, self.limits, self.default_deny)
+        return (self.quota, self.limits, self.default_deny) + ((self.waypoint,) if self.waypoint else ())

@@ -155,6 +155,14 @@ class StorageUri:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """How the predictor Deployment replaces pods (Standard mode): never more GPU pods than replicas."""
+
+    max_surge: int
+    max_unavailable: int
+
+
+@dataclass(frozen=True)
 class InferenceService:
     meta: Meta
     min_replicas: int
@@ -162,6 +170,10 @@ class InferenceService:
     scale_metric: str | None             # Knative's KPA only: concurrency | rps
     scale_target: int | None
     placement: Placement
+    pod_labels: Labels                   # spec.predictor.labels: the queue label, mesh opt-outs
+    pod_annotations: Labels              # spec.predictor.annotations
+    service_account: str | None
+    rollout: Rollout | None              # None in Knative mode (Knative rolls revisions itself)
     pull_secrets: tuple[str, ...]
     pod_security: PodSecurity
     storage_uris: tuple[StorageUri, ...]
@@ -225,6 +237,8 @@ class Pvc:
 class Uri:
     kind: ClassVar[str] = "uri"
     uri: str
+    service_account: str | None = None   # KServe reads s3:// and gs:// credentials from its secrets
+    token_secret: str | None = None      # hf://: the Secret holding HF_TOKEN
 
 
 Store = Union[Ngc, Pvc, Uri]
@@ -273,10 +287,36 @@ class Hpa(ExternalAutoscaler):
 class Keda(ExternalAutoscaler):
     backend: ClassVar[str] = "keda"
     polling_interval_seconds: int
-    cooldown_seconds: int | None         # KEDA applies it only to the last replica (scale to zero)
     server_address: str
     query: str
     threshold: str                       # the target as KEDA parses it (a float)
+    metric_type: str                     # AverageValue: a sum shared by replicas; Value: a level such as latency
+
+
+@dataclass(frozen=True)
+class WakeService:
+    """An ExternalName Service callers use so that requests reach the KEDA HTTP interceptor, which holds them
+    while the workload starts from zero."""
+
+    meta: Meta
+    external_name: str                   # the interceptor proxy Service's cluster DNS name
+    port: int
+
+
+@dataclass(frozen=True)
+class KedaHttp(ExternalAutoscaler):
+    """The KEDA HTTP add-on scales on the requests its interceptor sees, from zero."""
+
+    backend: ClassVar[str] = "keda-http"
+    service: str                         # the predictor Service the interceptor forwards to
+    service_port: int
+    hosts: tuple[str, ...]               # Host headers the interceptor routes to this workload
+    scaling_metric: str                  # concurrency | requestRate
+    target_value: int
+    scaledown_period_seconds: int
+    condition_wait: str                  # how long the interceptor holds a request while replicas start
+    response_header: str
+    wake: WakeService
 
 
 @dataclass(frozen=True)
@@ -290,9 +330,10 @@ class Knative:
     target: float
     scale_metric: str                    # concurrency | rps
     scale_target: int
+    retention_seconds: int | None        # how long the last pod stays after traffic stops (scale to zero)
 
 
-Scaling = Union[Fixed, Hpa, Keda, Knative]
+Scaling = Union[Fixed, Hpa, Keda, KedaHttp, Knative]
 
 
 @dataclass(frozen=True)
@@ -306,13 +347,43 @@ class DisruptionBudget:
 
 
 @dataclass(frozen=True)
+class IngressRule:
+    namespaces: tuple[str, ...]
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class IngressPolicy:
-    """The NetworkPolicy of the predictor pods: which namespaces may open connections to the NIM port."""
+    """The NetworkPolicy of the predictor pods: which namespaces may open connections to which ports."""
 
     meta: Meta
     selector: Labels
-    from_namespaces: tuple[str, ...]
-    port: int
+    rules: tuple[IngressRule, ...]
+
+    def admits(self, namespace: str, port: int) -> bool:
+        return any(namespace in r.namespaces and port in r.ports for r in self.rules)
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """A prometheus-operator PodMonitor: Prometheus scrapes NIM's metrics from every predictor pod, and each
+    series carries the workload's name under `series_labels` so autoscaler queries can select it."""
+
+    meta: Meta
+    selector: Labels
+    port: str                            # the container port's name
+    path: str
+    series_labels: Labels                # pod label -> series label
+
+
+@dataclass(frozen=True)
+class PeerPolicy:
+    """An Istio PeerAuthentication that accepts plain text on the given ports (a Prometheus or an interceptor
+    outside the mesh); the JWT rules still guard the API on them."""
+
+    meta: Meta
+    selector: Labels
+    permissive_ports: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -338,14 +409,16 @@ class Jwt:
     kind: str                            # authenticated | groups | users (display)
     authentication: Meta                 # the RequestAuthentication
     authorization: Meta                  # the AuthorizationPolicy
-    selector: Labels
+    selector: Labels | None              # sidecar mode: the pods whose proxies enforce the policies
+    target_service: str | None           # ambient mode: the Service whose waypoint enforces them
     issuer: str
     jwks_uri: str
     audiences: tuple[str, ...]
     claim: ClaimRule | None
-    scrape_namespace: str                # Prometheus may GET the metrics path without a token
-    scrape_paths: tuple[str, ...]
-    scrape_methods: tuple[str, ...]
+    open_paths: tuple[str, ...]          # GET without a token (NIM metrics; a plain-text scrape has no identity)
+    open_paths_not_from: tuple[str, ...] # ...except through these namespaces (the gateway: not from the internet)
+    system_namespaces: tuple[str, ...]   # may call system_paths without a token (Knative's probes)
+    system_paths: tuple[str, ...]
 
 
 Access = Union[ClusterLocal, Public, Jwt]
@@ -385,15 +458,16 @@ class Workload:
     access: Access
     service: InferenceService
     ingress: IngressPolicy
+    scrape: Scrape
+    peer: PeerPolicy | None              # in a meshed namespace: plain text accepted on the scraped ports
     disruption: DisruptionBudget | None
     provenance: tuple[Provenance, ...] = field(default=(), compare=False)
 
     @property
     def parts(self) -> tuple:
         """Every decided value that may become objects; the construct registry knows what each renders."""
-        found: list = [self.store, self.service, self.scaling, self.ingress, self.access]
+        found: list = [self.store, self.service, self.scaling, self.ingress, self.scrape, self.access]
         if isinstance(self.store, Ngc):
             found += [part for part in (self.store.cache, self.store.warmup) if part is not None]
-        if self.disruption is not None:
-            found.append(self.disruption)
+        found += [part for part in (self.peer, self.disruption) if part is not None]
         return tuple(found)

@@ -14,7 +14,7 @@ from typing import Any
 from ..diagnostics import Diagnostic
 from ..model import ResolvedEnvironment
 from ..report.readme import readme
-from . import emit, layout
+from . import cluster_rules, emit, layout
 from .cache import BuildCache, model_key
 from .verify import kubeconform, verify_file
 
@@ -74,18 +74,40 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
         from .. import construct
 
         synthesized = construct.synthesize({r: wanted[r].charts(construct) for r in missing})
+        checked: dict[str, tuple[str, list[dict]]] = {}
         for relpath in missing:
             objects = emit.sort_objects(synthesized[relpath])
             text = emit.render_manifests(objects, wanted[relpath].header)
             problems.extend(verify_file(f"{shown_root}/{relpath}", text, objects, env.kubernetes_version))
             files[relpath] = text
+            checked[relpath] = (text, objects)
         problems.extend(run_kubeconform({r: files[r] for r in missing}, env.kubernetes_version, shown_root))
+        problems.extend(cluster_rules.check(with_shared_files(checked, files), facts_of(resolved), shown_root,
+                                            only=set(missing)))
         if cache and not problems:
             for relpath in missing:
                 cache.put(wanted[relpath].key, files[relpath])
     files[layout.KUSTOMIZATION] = layout.kustomization(files)
     files[layout.README] = readme(resolved, sorted(files))
     return Rendered(dict(sorted(files.items())), problems)
+
+
+def facts_of(resolved: ResolvedEnvironment) -> cluster_rules.EnvironmentFacts:
+    env = resolved.environment
+    return cluster_rules.EnvironmentFacts(env.name, env.gateway_namespace, env.kserve_version)
+
+
+def with_shared_files(checked: dict[str, tuple[str, list[dict]]], files: dict[str, str]) -> dict[str, tuple[str, list[dict]]]:
+    """The files rendered in this run, plus the project and queue files (namespaces, queues) the rules read
+    together with them; those few are parsed when they came from the cache. Workload files from the cache
+    were checked when they were rendered: their model, and so the namespace facts they depend on, is unchanged."""
+    import yaml
+
+    found = dict(checked)
+    for relpath, text in files.items():
+        if relpath not in found and (relpath.endswith("/" + layout.PROJECT_FILE) or relpath == layout.QUEUES_FILE):
+            found[relpath] = (text, [d for d in yaml.safe_load_all(text) if d])
+    return found
 
 
 def run_kubeconform(files: dict[str, str], kubernetes_version: str, shown_root: str) -> list[Diagnostic]:

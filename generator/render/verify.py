@@ -2,7 +2,10 @@
 
 Core kinds use kubernetes-validate's bundled strict schemas for the environment's Kubernetes version; CRD kinds
 use the schemas this project writes in schemas/k8s-crds/ for the fields it emits (kubeconform's layout:
-{group}/{kind}_{version}.json). When kubeconform is on PATH it checks the same files with the same schemas.
+{group}/{kind}_{version}.json). Extra schema locations (folders in the same layout, such as the CRDs of a real
+cluster converted by `nimgen crd-schemas`) add checks: an object must pass its built-in schema, when there is one,
+and the schema of every location that holds one for its kind; an object no schema anywhere knows is a problem.
+When kubeconform is on PATH it checks the same files with the same schemas.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import jsonschema
 import kubernetes_validate
@@ -25,6 +30,10 @@ from ..inputs.load import parse
 
 KV_SCHEMAS = Path(kubernetes_validate.__file__).resolve().parent / "kubernetes-json-schema"
 CRD_SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas" / "k8s-crds"
+BUG_HINT = "the rendered object breaks its schema: please report this as a nimgen bug"
+LOCATION_HINT = ("the schema of this location rejects what nimgen emits: does the cluster run the CRD version the "
+                 "environment declares (e.g. its KServe version)?")
+_KIND = re.compile(r"[A-Za-z0-9]+")
 
 
 @lru_cache(maxsize=None)
@@ -45,14 +54,43 @@ def core_schema_file(version: str, api_version: str, kind: str) -> Path:
 
 
 def crd_schema_file(api_version: str, kind: str) -> Path:
-    group, version = api_version.split("/")
-    return CRD_SCHEMAS / group / f"{kind.lower()}_{version}.json"
+    return location_schema_file(CRD_SCHEMAS, api_version, kind)
+
+
+def location_schema_file(location: Path, api_version: str, kind: str) -> Path:
+    """{location}/{group}/{kind}_{version}.json, kubeconform's layout; a core kind (group "") sits at the top."""
+    group, version = split_api_version(api_version)
+    return location / group / f"{kind.lower()}_{version}.json"
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """'serving.kserve.io/v1beta1' -> ('serving.kserve.io', 'v1beta1'); 'v1' -> ('', 'v1')."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+def _well_formed(api_version: object, kind: object) -> bool:
+    """An apiVersion and kind that can name a schema file (a hand-edited object may hold anything)."""
+    return (isinstance(api_version, str) and isinstance(kind, str) and bool(_KIND.fullmatch(kind))
+            and api_version.count("/") <= 1 and re.fullmatch(r"[a-z0-9.-]*/?[a-z0-9]+", api_version) is not None)
+
+
+# Groups under k8s.io that Kubernetes does not serve itself: installed as CRDs (the Gateway API).
+CRD_GROUPS_UNDER_K8S_IO = frozenset({"gateway.networking.k8s.io"})
+
+
+def is_core(api_version: str) -> bool:
+    group = split_api_version(api_version)[0]
+    if group in CRD_GROUPS_UNDER_K8S_IO:
+        return False
+    return not ("." in group and not group.endswith(".k8s.io"))
 
 
 @lru_cache(maxsize=None)
 def validator(kubernetes_version: str, api_version: str, kind: str):
-    group = api_version.split("/")[0] if "/" in api_version else ""
-    if "." in group and not group.endswith(".k8s.io"):  # a CRD group such as serving.kserve.io
+    if not _well_formed(api_version, kind):
+        return None
+    if not is_core(api_version):  # a CRD group such as serving.kserve.io
         path = crd_schema_file(api_version, kind)
         if not path.exists():
             return None
@@ -74,27 +112,87 @@ def _definitions(folder: Path) -> Registry:
     return Registry().with_resource(folder.as_uri() + "/_definitions.json", resource).crawl()
 
 
-def verify_object(obj: dict, kubernetes_version: str) -> list[tuple[tuple, str]]:
+@dataclass(frozen=True)
+class Broken:
+    """A schema file of an extra location that cannot be read or parsed."""
+
+    message: str
+
+
+@lru_cache(maxsize=None)
+def location_validator(location: Path, api_version: str, kind: str):
+    """The validator of an extra location's schema for a kind; None when the location holds none."""
+    if not _well_formed(api_version, kind):
+        return None
+    path = location_schema_file(location, api_version, kind)
+    if not path.is_file():
+        return None
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Broken(f"cannot read schema {path}: {exc}")
+    if not isinstance(schema, dict):
+        return Broken(f"schema {path} is not a JSON object")
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: tuple
+    message: str
+    hint: str | None = None          # None: the caller's hint for a built-in schema's problem
+
+
+def object_problems(obj: dict, kubernetes_version: str, locations: Sequence[Path] = ()) -> list[Problem]:
+    """Every problem of one object: its built-in schema (when one exists) and each location holding one."""
+    api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+    checks = []
+    if _well_formed(api_version, kind):
+        builtin = validator(kubernetes_version, api_version, kind)
+        if builtin is not None:
+            checks.append((None, builtin))
+        for location in locations:
+            extra = location_validator(Path(location).resolve(), api_version, kind)
+            if extra is not None:
+                checks.append((Path(location), extra))
+    if not checks:
+        where = f" in nimgen's schemas or {', '.join(str(loc) for loc in locations)}" if locations else ""
+        return [Problem((), f"no schema for {api_version} {kind}{where}")]
+    problems = []
+    for location, check in checks:
+        if isinstance(check, Broken):
+            problems.append(Problem((), check.message, "give a folder written by 'nimgen crd-schemas'"))
+            continue
+        suffix = f" (schema {location_schema_file(location, api_version, kind)})" if location else ""
+        for error in sorted(check.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+            problems.append(Problem(tuple(error.absolute_path), error.message + suffix,
+                                    LOCATION_HINT if location else None))
+    return problems
+
+
+def verify_object(obj: dict, kubernetes_version: str, locations: Sequence[Path] = ()) -> list[tuple[tuple, str]]:
     """Problems of one object as (path inside the object, message)."""
-    check = validator(kubernetes_version, obj.get("apiVersion", ""), obj.get("kind", ""))
-    if check is None:
-        return [((), f"no schema for {obj.get('apiVersion')} {obj.get('kind')}")]
-    return [(tuple(e.absolute_path), e.message) for e in sorted(check.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    return [(p.path, p.message) for p in object_problems(obj, kubernetes_version, tuple(locations))]
 
 
-def verify_file(shown: str, text: str, objects: list[dict], kubernetes_version: str) -> list[Diagnostic]:
+def verify_file(shown: str, text: str, objects: list[dict], kubernetes_version: str,
+                locations: Sequence[Path] = (), hint: str = BUG_HINT) -> list[Diagnostic]:
+    """Problems of the objects of one rendered file, each at its line and column; objects[i] is the i-th document
+    after a '---' line of text. `hint` goes with a built-in schema's problems."""
     problems = []
     for index, obj in enumerate(objects):
-        found = verify_object(obj, kubernetes_version)
+        found = object_problems(obj, kubernetes_version, tuple(locations))
         if not found:
             continue
         chunk_start, chunk = _document(text, index)
         doc, _ = parse(chunk, shown)
-        for path, message in found:
-            _, line, col = doc.where(path) if doc else (shown, 1, 1)
-            problems.append(Diagnostic(shown, chunk_start + line - 1, col, json_path(path),
-                                       f"{obj['kind']} {obj['metadata'].get('name')}: {message}",
-                                       "the rendered object breaks its schema: please report this as a nimgen bug"))
+        metadata = obj.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        for problem in found:
+            _, line, col = doc.where(problem.path) if doc else (shown, 1, 1)
+            problems.append(Diagnostic(shown, chunk_start + line - 1, col, json_path(problem.path),
+                                       f"{obj.get('kind')} {name}: {problem.message}",
+                                       problem.hint or hint))
     return problems
 
 
@@ -107,17 +205,22 @@ def _document(text: str, index: int) -> tuple[int, str]:
     return begin + 1, "\n".join(lines[begin:end]) + "\n"
 
 
-def kubeconform(folder: Path, kubernetes_version: str, shown_root: str) -> list[Diagnostic]:
-    """Run kubeconform over a rendered tree when it is installed; [] when it is not."""
+def kubeconform(folder: Path, kubernetes_version: str, shown_root: str,
+                locations: Sequence[Path] = ()) -> list[Diagnostic]:
+    """Run kubeconform over a rendered tree when it is installed; [] when it is not.
+
+    kubeconform checks each object against the first location holding its schema: the core schemas, then the
+    extra locations, then the project's CRD schemas (the in-process check applies all of them)."""
     binary = shutil.which("kubeconform")
     if binary is None:
         return []
     version = schema_version(kubernetes_version)
     core = str(KV_SCHEMAS) + "/v{{ .KubernetesVersion }}-local-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json"
-    crds = str(CRD_SCHEMAS) + "/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
+    layout = "/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
+    extras = [arg for location in locations for arg in ("-schema-location", str(Path(location).resolve()) + layout)]
     files = sorted(str(p) for p in folder.rglob("*.yaml") if p.name != "kustomization.yaml")
     result = subprocess.run([binary, "-strict", "-summary=false", "-output", "json", "-kubernetes-version", version,
-                             "-schema-location", core, "-schema-location", crds, *files],
+                             "-schema-location", core, *extras, "-schema-location", str(CRD_SCHEMAS) + layout, *files],
                             capture_output=True, text=True, check=False)
     if result.returncode == 0:
         return []

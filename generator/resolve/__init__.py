@@ -14,6 +14,8 @@ from ..model import Project, ResolvedEnvironment, Workload
 from .catalog import catalog_model
 from .context import Gallery, suggest
 from .environment import environment_problems, resolve_environment
+from .mesh import NamespaceTraits, namespace_traits
+from .prerequisites import prerequisites
 from .projects import quota_problems, resolve_project
 from .workload import resolve_workload
 
@@ -36,8 +38,9 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
 
     projects: dict[str, Project] = {}
     namespaces: dict[str, str] = {}
+    traits = namespace_traits(inputs.workloads)
     for doc in inputs.projects:
-        project, found = resolve_project(doc, env)
+        project, found = resolve_project(doc, env, traits.get(doc.data["metadata"]["name"], NamespaceTraits(False, False)))
         problems.extend(found)
         if project.name in projects:
             problems.append(doc.diagnostic(("metadata", "name"), f"duplicate project '{project.name}'",
@@ -66,7 +69,7 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
                                            f"first defined at {first[0]}:{first[1]}"))
             continue
         seen[key] = doc
-        workload, found = resolve_workload(doc, env, project, gallery)
+        workload, found = resolve_workload(doc, env, project, gallery, traits[project.name])
         problems.extend(found)
         if workload is not None:
             workloads.append(workload)
@@ -75,4 +78,5 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
     if any(p.severity == "error" for p in problems):
         return None, problems
     ordered = tuple(sorted(workloads, key=lambda w: (w.project, w.name)))
-    return ResolvedEnvironment(env, tuple(projects[k] for k in sorted(projects)), ordered), problems
+    chosen = tuple(projects[k] for k in sorted(projects))
+    return ResolvedEnvironment(env, chosen, ordered, prerequisites(env, chosen, ordered)), problems

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import Environment, Identity, MetricSource, NodePool, Taint, labels_of
+from ..model import Environment, Identity, Mesh, MetricSource, NodePool, ScaleFromZero, Taint, labels_of
 from ..quantities import canonical
+from .monitoring import query_problems
 
 # KServe 0.16 renamed the modes (RawDeployment -> Standard, Serverless -> Knative) and still accepts the old
 # names; 0.15 knows only the old ones and silently falls back to its default mode for anything else
@@ -25,6 +26,8 @@ def deployment_mode(kserve_version: str, asked: str) -> str:
     return {new: old for old, new in RENAMED_MODES.items()}.get(asked, asked)
 
 
+DEFAULT_KNATIVE_NAMESPACE = "knative-serving"
+DEFAULT_KEDA_NAMESPACE = "keda"            # the HTTP add-on's chart installs its interceptor beside KEDA
 DEFAULT_NODE_POOL_LABEL = "nimgen.dev/node-pool"
 DEFAULT_NODE_TYPE_LABEL = "nimgen.dev/node-type"
 # Under KAI, inference pods get a priority class so they are not preempted by training jobs.
@@ -37,6 +40,8 @@ def resolve_environment(doc: Document, name: str) -> Environment:
     autoscaling = spec.get("autoscaling", {})
     scheduler = spec.get("scheduler", {})
     identity = spec.get("identity")
+    mesh = spec.get("mesh", {})
+    zero = autoscaling.get("scaleFromZero")
     pools = tuple(
         NodePool(
             name=p["name"], product=p["gpu"]["product"], per_node=p["gpu"]["perNode"],
@@ -54,7 +59,7 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         name=name, source=doc.file,
         kubernetes_version=spec["kubernetesVersion"],
         kserve_version=kserve_version,
-        deployment_mode=deployment_mode(kserve_version, kserve.get("deploymentMode", "Standard")),
+        deployment_mode=RENAMED_MODES.get(kserve.get("deploymentMode", "Standard"), kserve.get("deploymentMode", "Standard")),
         autoscaling_backend=autoscaling.get("backend", "hpa"),
         prometheus_address=autoscaling.get("prometheus", {}).get("serverAddress"),
         metrics=metrics,
@@ -67,6 +72,10 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         storage_shared_class=spec.get("storage", {}).get("sharedClass"),
         gateway_namespace=spec.get("ingress", {}).get("gatewayNamespace", "istio-system"),
         monitoring_namespace=spec.get("monitoring", {}).get("namespace", "monitoring"),
+        scrape_labels=labels_of(spec.get("monitoring", {}).get("podMonitorLabels")),
+        knative_namespace=spec.get("knative", {}).get("namespace", DEFAULT_KNATIVE_NAMESPACE),
+        mesh=Mesh(mesh.get("mode", "sidecar"), mesh.get("revision"), mesh.get("cni", False)),
+        scale_from_zero=ScaleFromZero(zero["via"], zero.get("interceptorNamespace", DEFAULT_KEDA_NAMESPACE)) if zero else None,
         identity=Identity(identity["issuer"], identity["jwksUri"], tuple(identity.get("audiences", ())),
                           identity.get("groupsClaim", "groups"), identity.get("userClaim", "email")) if identity else None,
         allow_public_endpoints=spec.get("policy", {}).get("allowPublicEndpoints", False),
@@ -86,7 +95,13 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
         if pool.name in seen:
             problems.append(doc.diagnostic(("spec", "nodePools", i, "name"), f"duplicate node pool '{pool.name}'"))
         seen[pool.name] = i
+    mode = doc.data["spec"].get("kserve", {}).get("deploymentMode")
+    if mode in ("Knative", "Serverless") and env.autoscaling_backend != "knative":
+        problems.append(doc.diagnostic(("spec", "kserve", "deploymentMode"),
+                                       f"deploymentMode {mode} scales with Knative, but autoscaling.backend is {env.autoscaling_backend}",
+                                       "set autoscaling.backend: knative, or deploymentMode: Standard"))
     if env.autoscaling_backend == "keda" and not env.prometheus_address:
         problems.append(doc.diagnostic(("spec", "autoscaling"), "backend keda needs prometheus.serverAddress",
                                        "KEDA's prometheus trigger queries this address", key=True))
+    problems.extend(query_problems(doc, env))
     return problems

@@ -13,6 +13,9 @@ PROJECT_LABEL = "nimgen.dev/project"
 # KServe labels every predictor pod with its InferenceService's name.
 ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
 KAI_QUEUE_LABEL = "kai.scheduler/queue"
+# The series label nimgen's PodMonitor gives every NIM metric: the InferenceService's name (Prometheus label
+# names cannot hold the pod label's dots and slash).
+SERIES_WORKLOAD_LABEL = "inferenceservice"
 
 
 def predictor_deployment(workload: str) -> str:
@@ -24,8 +27,26 @@ def cache_claim(workload: str) -> str:
     return f"{workload}-nim-cache"
 
 
-def warmup_job(workload: str) -> str:
-    return f"{workload}-cache-warmup"
+def warmup_job(workload: str, digest: str) -> str:
+    """Named after what it downloads: a changed download is a new Job, never a patch of an immutable one."""
+    return f"{workload}-warmup-{digest[:8]}"
+
+
+def wake_service(workload: str) -> str:
+    """The Service name callers use to reach a workload that scales from zero through the KEDA HTTP add-on."""
+    return f"{workload}-wake"
+
+
+def pod_monitor(workload: str) -> str:
+    return workload
+
+
+def peer_authentication(workload: str) -> str:
+    return f"{workload}-plaintext-ports"
+
+
+def waypoint(namespace: str) -> str:
+    return "waypoint"
 
 
 def ingress_policy(workload: str) -> str:

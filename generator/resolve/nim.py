@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ..model import ContainerSecurity, PodSecurity, Probe
+from ..model import ContainerSecurity, EnvVar, PodSecurity, Probe
 
 PORT = 8000                              # OpenAI-compatible HTTP API, health and metrics
+# Knative accepts only "http1" or "h2c" as the name of a serving container's port; Standard mode does not care.
+PORT_NAME = "http1"
 LIVE_PATH = "/v1/health/live"
 READY_PATH = "/v1/health/ready"
 METRICS_PATH = "/v1/metrics"
@@ -27,8 +29,26 @@ def probe(path: str, failures: int) -> Probe:
 
 LIVENESS = probe(LIVE_PATH, 3)
 READINESS = probe(READY_PATH, 3)
-# model download and engine load can take many minutes: up to 30 min before liveness takes over
-STARTUP = probe(READY_PATH, 180)
+
+# KServe's Standard mode leaves the predictor Deployment at Kubernetes' default progressDeadlineSeconds of 600
+# (kserve v0.20 deployment_reconciler.go; no InferenceService field changes it): a start-up probe allowed longer
+# would show the workload Degraded while it is still starting. The start-up window matches it; a start that
+# needs more (a large download with no warm cache) restarts the container, which keeps its cache volume and
+# resumes. Knative's deadline is an annotation, so there the window covers a cold download.
+PROGRESS_DEADLINE_SECONDS = 600
+COLD_START_SECONDS = 1800
+
+
+def startup_probe(knative: bool) -> Probe:
+    window = COLD_START_SECONDS if knative else PROGRESS_DEADLINE_SECONDS
+    return probe(READY_PATH, window // 10)
+
+
+# What the NIM operator and NVIDIA's nim-llm chart set on every NIM container (k8s-nim-operator
+# nimservice_types.go GetStandardEnv; nim-llm templates/deployment.yaml): the port the server listens on, a
+# writable cache for structured-output grammars, and JSON log lines a log pipeline can parse.
+SERVER_ENV = (EnvVar("NIM_SERVER_PORT", str(PORT)), EnvVar("OUTLINES_CACHE_DIR", "/tmp/outlines"),
+              EnvVar("NIM_JSONL_LOGGING", "1"), EnvVar("NIM_LOG_LEVEL", "INFO"))
 
 
 def pull_secrets(image: str, explicit: str | None) -> tuple[str, ...]:

@@ -7,8 +7,9 @@ from ..inputs.load import Document
 from ..model import (DefaultDenyIngress, Environment, GpuBudget, LimitRange, Meta, NamespaceObject, Project, Queue,
                      QueueResource, ResourceQuota, Workload, labels_of)
 from ..quantities import canonical, megabytes, millicores
-from . import naming
+from . import mesh, naming
 from .context import sources_of
+from .mesh import NamespaceTraits
 
 UNLIMITED = -1      # KAI's "no limit", also accepted in overQuota.gpuLimit
 # Containers that declare nothing (sidecars, debug pods) get these; NIM containers always declare their own.
@@ -32,7 +33,32 @@ def gpu_budget(doc: Document) -> tuple[GpuBudget, list[Diagnostic]]:
     return GpuBudget(quota, limit), []
 
 
-def resolve_project(doc: Document, env: Environment) -> tuple[Project, list[Diagnostic]]:
+# Pod Security Admission (kubernetes.io/docs/concepts/security/pod-security-standards): every pod nimgen writes
+# meets "restricted". Two injected containers do not: KServe's storage initializer sets no securityContext
+# (kserve v0.20 config/storagecontainers/default.yaml; kserve#5373), and Istio's istio-init needs NET_ADMIN
+# and NET_RAW unless Istio runs its CNI agent. A namespace holding them enforces the strictest level they pass
+# and still warns and audits against restricted.
+PSA_LABEL = "pod-security.kubernetes.io"
+
+
+def pod_security_level(env: Environment, traits: NamespaceTraits) -> str:
+    if traits.meshed and env.mesh.mode == "sidecar" and not env.mesh.cni:
+        return "privileged"
+    if traits.storage_initializer:
+        return "baseline"
+    return "restricted"
+
+
+def namespace_labels(env: Environment, traits: NamespaceTraits) -> dict[str, str]:
+    version = f"v{env.kubernetes_version}"
+    found = {f"{PSA_LABEL}/enforce": pod_security_level(env, traits), f"{PSA_LABEL}/enforce-version": version,
+             f"{PSA_LABEL}/warn": "restricted", f"{PSA_LABEL}/warn-version": version,
+             f"{PSA_LABEL}/audit": "restricted", f"{PSA_LABEL}/audit-version": version}
+    found.update(mesh.namespace_labels(env, traits))
+    return found
+
+
+def resolve_project(doc: Document, env: Environment, traits: NamespaceTraits) -> tuple[Project, list[Diagnostic]]:
     spec = doc.data["spec"]
     quota = spec["quota"]
     name = doc.data["metadata"]["name"]
@@ -57,11 +83,11 @@ def resolve_project(doc: Document, env: Environment) -> tuple[Project, list[Diag
     project = Project(
         name=name, namespace=namespace, sources=sources_of(doc), labels=labels, charge_back=charge_back,
         budget=budget, over_quota_weight=weight, cpu=cpu, memory=memory, workloads=workloads,
-        namespace_object=NamespaceObject(Meta(namespace)),
+        namespace_object=NamespaceObject(Meta(namespace, labels_of(namespace_labels(env, traits)))),
         quota=ResourceQuota(Meta(naming.resource_quota(name)), labels_of({k: v for k, v in hard.items() if v is not None})),
         limits=LimitRange(Meta(naming.limit_range(name)), DEFAULT_REQUEST, DEFAULT_LIMIT),
         default_deny=DefaultDenyIngress(Meta(naming.DEFAULT_DENY_POLICY)),
-        queue=queue,
+        queue=queue, waypoint=mesh.waypoint(env, traits),
     )
     return project, problems
 

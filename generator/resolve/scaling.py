@@ -1,22 +1,42 @@
-"""Scaling: replicas, the autoscaler each environment's backend implies, its timing, and the disruption budget."""
+"""Scaling: replicas, the autoscaler the environment implies, how a workload wakes from zero, and the
+disruption budget.
+
+Which backend reads which metric how is decided here once:
+- hpa reads a per-pod metric from the metrics API (Prometheus adapter) as an average across pods;
+- keda queries Prometheus; a sum shared by replicas (concurrency, throughput) is an `AverageValue`, a level
+  such as latency a `Value` (desired = current x metric / target);
+- knative's KPA and the KEDA HTTP add-on count requests themselves: concurrency and request rate only.
+A workload at minReplicas 0 needs something that holds the first request while a pod starts: the
+environment's `autoscaling.scaleFromZero` names it (Knative's activator or the KEDA HTTP interceptor).
+"""
 
 from __future__ import annotations
 
 import math
 from decimal import Decimal
 
-from ..model import DisruptionBudget, Fixed, Hpa, Keda, Knative, Meta, ScaleTarget, Scaling
-from . import naming
+from ..model import (DisruptionBudget, Fixed, Hpa, Keda, KedaHttp, Knative, Meta, ScaleTarget, Scaling, WakeService)
+from . import naming, nim
 from .context import WorkloadContext
 
 # A NIM replica takes minutes to become ready: scale down slowly to avoid flapping.
 HPA_SCALE_DOWN_WINDOW_SECONDS = 600
 KEDA_POLLING_INTERVAL_SECONDS = 15
-# KServe's serving.kserve.io/autoscalerClass: "external" leaves the Deployment's replicas to nimgen's HPA or
-# ScaledObject; "none" keeps them fixed. Knative's KPA needs no class (its own default).
-AUTOSCALER_CLASS = {Fixed: "none", Hpa: "external", Keda: "external"}
-# Knative's KPA measures concurrency or requests per second itself.
-KNATIVE_METRIC = {"concurrency": "concurrency", "throughput": "rps", "latency": "concurrency"}
+# Knative's KPA measures concurrency or requests per second itself; latency it cannot see.
+KNATIVE_METRIC = {"concurrency": "concurrency", "throughput": "rps"}
+# The KEDA HTTP add-on's HTTPScaledObject scalingMetric (http-add-on v0.15 CRD: concurrency | requestRate).
+KEDA_HTTP_METRIC = {"concurrency": "concurrency", "throughput": "requestRate"}
+# KEDA's default metricType AverageValue divides the metric by the target whatever the replica count: right for
+# a sum over replicas, wrong for a latency, which must be compared as a Value (keda.sh ScaledObject spec).
+KEDA_METRIC_TYPE = {"concurrency": "AverageValue", "throughput": "AverageValue", "latency": "Value"}
+# The interceptor proxy Service and port of the KEDA HTTP add-on (http-add-on config/interceptor/proxy-service.yaml).
+KEDA_INTERCEPTOR_SERVICE = "keda-add-ons-http-interceptor-proxy"
+KEDA_INTERCEPTOR_PORT = 8080
+# KServe's predictor Service listens on 80 and forwards to the container port (kserve service_reconciler.go).
+PREDICTOR_SERVICE_PORT = 80
+# The interceptor's defaults (KEDA_CONDITION_WAIT_TIMEOUT 20s, KEDA_RESPONSE_HEADER_TIMEOUT 500ms) are far below a
+# NIM cold start and a non-streamed completion: hold the first request for the whole start-up window.
+KEDA_HTTP_RESPONSE_HEADER_TIMEOUT = "300s"
 
 
 def quantity_of(number: float) -> str:
@@ -37,7 +57,6 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
     spec = ctx.spec.get("scaling", {})
     low = ctx.value(("spec", "scaling", "minReplicas"), 1)
     high = ctx.value(("spec", "scaling", "maxReplicas"), max(low, 1))
-    backend = env.autoscaling_backend
     if high < low:
         file, line, _ = ctx.doc.where(("spec", "scaling", "minReplicas"))
         ctx.error(("spec", "scaling", "maxReplicas"), f"must be >= minReplicas ({low})", f"minReplicas is set at {file}:{line}")
@@ -48,9 +67,12 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
                   "say how long an idle endpoint is kept before it scales to zero")
     if zero is not None and low != 0:
         ctx.error(("spec", "scaling", "scaleToZero"), f"scaleToZero needs minReplicas 0, found {low}")
-    if zero is not None and backend == "hpa":
-        ctx.error(("spec", "scaling", "scaleToZero"), f"environment {env.name} scales with hpa, which cannot scale to zero",
-                  "use autoscaling.backend keda (or knative) in the environment")
+    if low == 0 and env.scale_from_zero is None:
+        ctx.error(("spec", "scaling", "minReplicas"),
+                  f"minReplicas 0 needs a way to wake on the first request, and environment {env.name} sets no "
+                  "autoscaling.scaleFromZero",
+                  f"declare spec.autoscaling.scaleFromZero: {{via: knative | keda-http}} in {env.source}, or keep minReplicas >= 1")
+        return Fixed(low, high)
     if high == low and low > 0:
         return Fixed(low, high)
     metric = ctx.value(("spec", "scaling", "metric"))
@@ -60,16 +82,23 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
                   "e.g. {metric: concurrency, target: 8}", key=True)
         return Fixed(low, high)
     target = float(target)
-    if backend == "knative":
-        return Knative(low, high, metric, target, KNATIVE_METRIC[metric], max(1, math.ceil(target)))
+    after = zero["afterSeconds"] if zero else None
+    if low == 0 and env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
+        return _keda_http(ctx, low, high, metric, target, after or 0)
+    if low == 0 or env.autoscaling_backend == "knative":
+        return _knative(ctx, low, high, metric, target, after)
     source = env.metric(metric)
     if source is None:
         ctx.error(("spec", "scaling", "metric"), f"environment {env.name} does not say how to measure '{metric}'",
                   "add it under spec.autoscaling.metrics in environment.yaml")
         return Fixed(low, high)
     autoscaler = Meta(ctx.name)
-    deployment = ScaleTarget("apps/v1", "Deployment", naming.predictor_deployment(ctx.name))
-    if backend == "hpa":
+    deployment = _predictor(ctx)
+    if env.autoscaling_backend == "hpa":
+        if metric == "latency":
+            ctx.error(("spec", "scaling", "metric"), "the hpa backend compares a pod metric as an average across "
+                      "pods, which a latency is not", "scale on latency with autoscaling.backend keda (a Value target)")
+            return Fixed(low, high)
         if not source.pods_metric:
             ctx.error(("spec", "scaling", "metric"), f"metric '{metric}' has only a PromQL query, which an HPA cannot read",
                       "give it a podsMetric (served by the Prometheus adapter) or use the keda backend")
@@ -82,7 +111,48 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
         return Fixed(low, high)
     query = source.query.replace("{namespace}", ctx.project.namespace).replace("{name}", ctx.name)
     return Keda(autoscaler, deployment, low, high, metric, target, KEDA_POLLING_INTERVAL_SECONDS,
-                zero["afterSeconds"] if zero else None, env.prometheus_address, query, plain_number(target))
+                env.prometheus_address or "", query, plain_number(target), KEDA_METRIC_TYPE[metric])
+
+
+def _predictor(ctx: WorkloadContext) -> ScaleTarget:
+    return ScaleTarget("apps/v1", "Deployment", naming.predictor_deployment(ctx.name))
+
+
+def _counted_by_requests(ctx: WorkloadContext, metric: str, who: str, known: dict[str, str]) -> bool:
+    if metric in known:
+        return True
+    ctx.error(("spec", "scaling", "metric"), f"{who} counts requests and cannot scale on {metric}",
+              f"use {' or '.join(sorted(known))}, or keep minReplicas >= 1 on the keda backend for latency")
+    return False
+
+
+def _knative(ctx: WorkloadContext, low: int, high: int, metric: str, target: float, after: int | None) -> Scaling:
+    if not _counted_by_requests(ctx, metric, "Knative's autoscaler", KNATIVE_METRIC):
+        return Fixed(low, high)
+    return Knative(low, high, metric, target, KNATIVE_METRIC[metric], max(1, math.ceil(target)), after)
+
+
+def _keda_http(ctx: WorkloadContext, low: int, high: int, metric: str, target: float, after: int) -> Scaling:
+    if not _counted_by_requests(ctx, metric, "the KEDA HTTP add-on", KEDA_HTTP_METRIC):
+        return Fixed(low, high)
+    if ctx.spec.get("access", {}).get("type", "clusterLocal") != "clusterLocal":
+        ctx.error(("spec", "access", "type"), "a workload that scales from zero through the KEDA HTTP add-on wakes "
+                  "only for callers inside the cluster: KServe routes the gateway straight to the predictor",
+                  "use access clusterLocal, or scaleFromZero via knative in the environment, or minReplicas 1")
+        return Fixed(low, high)
+    zero = ctx.env.scale_from_zero
+    assert zero is not None
+    wake = naming.wake_service(ctx.name)
+    ns = ctx.project.namespace
+    interceptor = f"{KEDA_INTERCEPTOR_SERVICE}.{zero.interceptor_namespace}.svc.cluster.local"
+    return KedaHttp(
+        Meta(ctx.name), _predictor(ctx), low, high, metric, target,
+        service=naming.predictor_deployment(ctx.name), service_port=PREDICTOR_SERVICE_PORT,
+        hosts=(f"{wake}.{ns}.svc.cluster.local", f"{wake}.{ns}.svc", f"{wake}.{ns}", wake),
+        scaling_metric=KEDA_HTTP_METRIC[metric], target_value=max(1, math.ceil(target)),
+        scaledown_period_seconds=after, condition_wait=f"{nim.COLD_START_SECONDS}s",
+        response_header=KEDA_HTTP_RESPONSE_HEADER_TIMEOUT,
+        wake=WakeService(Meta(wake), interceptor, KEDA_INTERCEPTOR_PORT))
 
 
 def disruption_budget(ctx: WorkloadContext, scaling: Scaling) -> DisruptionBudget | None:
@@ -90,7 +160,3 @@ def disruption_budget(ctx: WorkloadContext, scaling: Scaling) -> DisruptionBudge
     if scaling.min_replicas < 2:
         return None
     return DisruptionBudget(Meta(ctx.name), naming.pod_selector(ctx.name), max_unavailable=1)
-
-
-def autoscaler_class(scaling: Scaling) -> str | None:
-    return AUTOSCALER_CLASS.get(type(scaling))

@@ -1,24 +1,57 @@
-"""The InferenceService: the NIM container contract plus the decisions of every other concern."""
+"""The InferenceService: the NIM container contract plus the decisions of every other concern, in the
+deployment mode the workload's scaling needs."""
 
 from __future__ import annotations
 
-from ..model import (Access, ClusterLocal, Compute, Container, EnvVar, InferenceService, Knative, Labels, Meta, Mount, Placement, Port,
-                     ProfileDecision, Scaling, SharedMemoryVolume, labels_of)
+from ..model import (Access, ClusterLocal, Compute, Container, EnvVar, Environment, Fixed, InferenceService, Knative,
+                     Labels, Meta, Mount, Placement, Port, ProfileDecision, Rollout, Scaling, SharedMemoryVolume,
+                     labels_of)
 from . import nim
 from .compute import container_resources
-from .scaling import autoscaler_class
+from .environment import deployment_mode, kserve_at_least
 from .storage import StorageDecision
 
 SHM_VOLUME = "dshm"
+# A GPU replica is the scarce thing: a rollout replaces pods one at a time instead of surging an extra replica,
+# which would stall on a full GPU quota or a ReadWriteOnce cache (the NIM operator's inferenceservice.yaml uses
+# maxSurge 0 too). KServe copies spec.predictor.deploymentStrategy to the Deployment (Standard mode only).
+ROLLOUT = Rollout(max_surge=0, max_unavailable=1)
+# Knative waits this long for a revision's first pod before failing it (serving.knative.dev/progress-deadline,
+# knative/serving pkg/apis/serving/register.go); it must cover the start-up probe's window.
+KNATIVE_PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
+KNATIVE_RETENTION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
 
 
-def annotations(own: dict[str, str], deployment_mode: str, scaling: Scaling, profile: ProfileDecision,
+def knative_mode(env: Environment, scaling: Scaling) -> bool:
+    """Knative mode for an environment that runs it, and for a workload whose scaling Knative's KPA does (scale
+    from zero via knative); the mode is per InferenceService (serving.kserve.io/deploymentMode)."""
+    return env.deployment_mode == "Knative" or isinstance(scaling, Knative)
+
+
+def autoscaler_class(env: Environment, scaling: Scaling, knative: bool) -> str | None:
+    """serving.kserve.io/autoscalerClass: "external" leaves replicas to nimgen's HPA, ScaledObject or
+    HTTPScaledObject; "none" fixes them (KServe >= 0.15.1; before it the default hpa class with min = max is
+    fixed too). Knative's KPA needs none."""
+    if knative:
+        return None
+    if isinstance(scaling, Fixed):
+        return "none" if kserve_at_least(env.kserve_version, (0, 16)) else None
+    return "external"
+
+
+def annotations(env: Environment, own: dict[str, str], scaling: Scaling, knative: bool, profile: ProfileDecision,
                 model: str | None, version: str | None) -> Labels:
     found = dict(own)
-    found["serving.kserve.io/deploymentMode"] = deployment_mode
-    klass = autoscaler_class(scaling)
+    found["serving.kserve.io/deploymentMode"] = deployment_mode(env.kserve_version, "Knative" if knative else "Standard")
+    klass = autoscaler_class(env, scaling, knative)
     if klass is not None:
         found["serving.kserve.io/autoscalerClass"] = klass
+    if knative:
+        # KServe copies these to the revision template (they are not on its disallowed list).
+        found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.COLD_START_SECONDS}s"
+    if isinstance(scaling, Knative):
+        if scaling.retention_seconds is not None:
+            found[KNATIVE_RETENTION] = f"{scaling.retention_seconds}s"
     found["nimgen.dev/profile"] = profile.label
     if model:
         found["nimgen.dev/model"] = f"{model}:{version}"
@@ -36,19 +69,22 @@ def visibility_labels(access: Access) -> Labels:
 
 
 def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
-                      storage: StorageDecision, scaling: Scaling, placement: Placement,
-                      pull_secrets: tuple[str, ...]) -> InferenceService:
+                      storage: StorageDecision, scaling: Scaling, knative_mode_: bool, placement: Placement,
+                      pull_secrets: tuple[str, ...], pod_labels: Labels, pod_annotations: Labels) -> InferenceService:
+    knative = scaling if isinstance(scaling, Knative) else None
     container = Container(
         name=nim.CONTAINER_NAME, image=image,
-        env=(EnvVar("NIM_MODEL_PROFILE", profile.pin),) + storage.env,
+        env=(EnvVar("NIM_MODEL_PROFILE", profile.pin),) + nim.SERVER_ENV + storage.env,
         resources=container_resources(compute), security=nim.CONTAINER_SECURITY,
         mounts=(Mount(SHM_VOLUME, "/dev/shm"),) + storage.mounts,
-        ports=(Port("http", nim.PORT),), liveness=nim.LIVENESS, readiness=nim.READINESS, startup=nim.STARTUP)
-    knative = scaling if isinstance(scaling, Knative) else None
+        ports=(Port(nim.PORT_NAME, nim.PORT),), liveness=nim.LIVENESS, readiness=nim.READINESS,
+        startup=nim.startup_probe(knative=knative_mode_))
     return InferenceService(
         meta=Meta(name, labels=labels, annotations=annotations_),
         min_replicas=scaling.min_replicas, max_replicas=scaling.max_replicas,
         scale_metric=knative.scale_metric if knative else None, scale_target=knative.scale_target if knative else None,
-        placement=placement, pull_secrets=pull_secrets, pod_security=nim.POD_SECURITY,
+        placement=placement, pod_labels=pod_labels, pod_annotations=pod_annotations,
+        service_account=storage.service_account, rollout=None if knative_mode_ else ROLLOUT,
+        pull_secrets=pull_secrets, pod_security=nim.POD_SECURITY,
         storage_uris=storage.storage_uris, container=container,
         volumes=(SharedMemoryVolume(SHM_VOLUME, compute.shared_memory),) + storage.volumes)

@@ -3,6 +3,7 @@ means for the NIM container (environment, volumes, mounts) and for the objects n
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Labels, Meta, Mount, Ngc,
@@ -17,6 +18,19 @@ NGC_KEY = "NGC_API_KEY"
 # download-to-cache is network- and disk-bound: a little CPU, memory for unpacking
 WARMUP_RESOURCES = Resources(requests=(("cpu", "1"), ("memory", "4Gi")), limits=(("cpu", "2"), ("memory", "8Gi")))
 WARMUP_BACKOFF_LIMIT = 3
+# The warm-up runs before the server and is safe to change (Argo CD resource hooks, argo-cd
+# docs/user-guide/resource_hooks.md): a PreSync hook finishes before any Sync-phase object (the
+# InferenceService) is applied, so the server never downloads beside it; BeforeHookCreation replaces it on
+# the next sync and HookSucceeded removes it once done. Its name carries a hash of what it downloads, so an
+# applier without hooks (kubectl, Flux) creates a new Job on a change instead of patching an immutable one.
+WARMUP_ANNOTATIONS = (("argocd.argoproj.io/hook", "PreSync"),
+                      ("argocd.argoproj.io/hook-delete-policy", "BeforeHookCreation,HookSucceeded"))
+# The Job's pod must finish: an injected Istio sidecar (classic) would keep it running forever.
+NO_SIDECAR = ("sidecar.istio.io/inject", "false")
+HF_TOKEN = "HF_TOKEN"
+# KServe mounts the credentials of this Secret into its storage initializer (hf://: key HF_TOKEN), ahead of the
+# service account's secrets (kserve pkg/credentials: storageSecretNameAnnotation).
+STORAGE_SECRET_ANNOTATION = "serving.kserve.io/storageSecretName"
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,8 @@ class StorageDecision:
     volumes: tuple[Volume, ...]
     mounts: tuple[Mount, ...]
     storage_uris: tuple[StorageUri, ...]
+    service_account: str | None = None
+    annotations: Labels = ()             # on the InferenceService (KServe copies them to the predictor pod)
 
 
 def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels: Labels,
@@ -41,16 +57,31 @@ def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: st
             Pvc(claim, sub_path), env=(EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH),),
             volumes=(ClaimVolume(CACHE_VOLUME, claim, read_only=True),),
             mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH, read_only=True, sub_path=sub_path),), storage_uris=())
-    uri = ctx.value(("spec", "store", "uri"))
+    return _uri(ctx, store["uri"])
+
+
+def _uri(ctx: WorkloadContext, given: str | dict) -> StorageDecision:
+    base = ("spec", "store", "uri") if isinstance(given, str) else ("spec", "store", "uri", "url")
+    uri = ctx.value(base)
+    account = ctx.value(("spec", "store", "uri", "serviceAccount")) if isinstance(given, dict) else None
+    token = ctx.value(("spec", "store", "uri", "tokenSecret")) if isinstance(given, dict) else None
     env = [EnvVar("NIM_CACHE_PATH", nim.URI_MOUNT)]
+    annotations: Labels = ()
     if uri.startswith("hf://"):
         env.append(EnvVar("NIM_MODEL_NAME", nim.URI_MOUNT))
+    if token is not None:
+        if not uri.startswith("hf://"):
+            ctx.error(("spec", "store", "uri", "tokenSecret"), f"a token Secret is for hf:// URIs, not {uri.split('://')[0]}://",
+                      "object stores take their credentials from the serviceAccount's secrets")
+        env.append(EnvVar(HF_TOKEN, secret=SecretKeyRef(token, HF_TOKEN)))
+        annotations = ((STORAGE_SECRET_ANNOTATION, token),)
     # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI
     modern = kserve_at_least(ctx.env.kserve_version, (0, 16))
     if not modern:
         env.append(EnvVar("STORAGE_URI", uri))
-    return StorageDecision(Uri(uri), env=tuple(env), volumes=(), mounts=(),
-                           storage_uris=(StorageUri(uri, nim.URI_MOUNT),) if modern else ())
+    return StorageDecision(Uri(uri, account, token), env=tuple(env), volumes=(), mounts=(),
+                           storage_uris=(StorageUri(uri, nim.URI_MOUNT),) if modern else (),
+                           service_account=account, annotations=annotations)
 
 
 def _ngc(ctx: WorkloadContext, ngc: dict, max_replicas: int, image: str, pin: str, labels: Labels,
@@ -65,8 +96,10 @@ def _ngc(ctx: WorkloadContext, ngc: dict, max_replicas: int, image: str, pin: st
         if cache is None:
             return None
         if ctx.value(("spec", "store", "ngc", "cache", "warmup"), False):
+            digest = hashlib.sha256(f"{image}\n{pin}\n{cache.name}".encode()).hexdigest()
             warmup = WarmupJob(
-                Meta(naming.warmup_job(ctx.name)), backoff_limit=WARMUP_BACKOFF_LIMIT, pod_labels=naming.pod_labels(labels),
+                Meta(naming.warmup_job(ctx.name, digest), annotations=WARMUP_ANNOTATIONS), backoff_limit=WARMUP_BACKOFF_LIMIT,
+                pod_labels=naming.pod_labels(labels) + (NO_SIDECAR,),
                 restart_policy="OnFailure", pod_security=nim.POD_SECURITY,
                 container=Container("download-to-cache", image, env=env, resources=WARMUP_RESOURCES,
                                     security=nim.CONTAINER_SECURITY, mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),),

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import Environment, Project, Workload
-from . import naming, nim
-from .access import ingress_policy, resolve_access
+from ..model import Environment, Project, Uri, Workload, labels_of
+from . import mesh, naming, nim
+from .access import ingress_policy, plaintext_ports, resolve_access
 from .compute import compute_spec, resolve_compute
 from .context import Gallery, WorkloadContext, sources_of
+from .mesh import NamespaceTraits
+from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .service import annotations, inference_service, visibility_labels
+from .service import annotations, inference_service, knative_mode, visibility_labels
 from .storage import resolve_storage
 
 
-def resolve_workload(doc: Document, env: Environment, project: Project,
-                     gallery: Gallery) -> tuple[Workload | None, list[Diagnostic]]:
+def resolve_workload(doc: Document, env: Environment, project: Project, gallery: Gallery,
+                     traits: NamespaceTraits) -> tuple[Workload | None, list[Diagnostic]]:
     ctx = WorkloadContext(doc, env, project, gallery)
     metadata = doc.data["metadata"]
     spec, template_failed = compute_spec(ctx)
@@ -30,18 +32,23 @@ def resolve_workload(doc: Document, env: Environment, project: Project,
     image = ref.image if ref else ""
     pulls = nim.pull_secrets(image, ctx.spec["store"].get("ngc", {}).get("pullSecret"))
     storage = resolve_storage(ctx, scaling.max_replicas, image, decision.pin if decision else "", labels, pulls)
-    access = resolve_access(ctx)
+    knative = knative_mode(env, scaling)
+    access = resolve_access(ctx, knative)
     placement = resolve_placement(ctx, pools, spec)
     if ctx.failed or ref is None or decision is None or compute is None or storage is None:
         return None, ctx.problems
+    own = dict(metadata.get("annotations", {}))
+    own.update(storage.annotations)
     service = inference_service(
-        ctx.name, annotations(metadata.get("annotations", {}), env.deployment_mode, scaling, decision, ref.model,
-                              ref.version),
-        visibility_labels(access), ref.image, decision, compute, storage, scaling, placement, pulls)
+        ctx.name, annotations(env, own, scaling, knative, decision, ref.model, ref.version),
+        visibility_labels(access), ref.image, decision, compute, storage, scaling, knative, placement, pulls,
+        pod_labels=placement.pod_labels,
+        pod_annotations=labels_of(dict(mesh.pod_annotations(env, traits.meshed, isinstance(storage.store, Uri)))))
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
         store=storage.store, scaling=scaling, access=access, service=service,
-        ingress=ingress_policy(ctx, access), disruption=disruption_budget(ctx, scaling),
-        provenance=tuple(ctx.provenance))
+        ingress=ingress_policy(ctx, access, scaling, knative), scrape=scrape(ctx.name, env),
+        peer=mesh.peer_policy(ctx.name, traits.meshed, plaintext_ports(knative)),
+        disruption=disruption_budget(ctx, scaling), provenance=tuple(ctx.provenance))
     return workload, ctx.problems

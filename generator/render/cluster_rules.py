@@ -1,0 +1,423 @@
+"""Cluster rules: read the objects of one environment together and refuse what a cluster would not run as
+intended, even though every object passes its schema.
+
+Each rule is a function from the environment's objects to violations; each violation names the rule, the
+object and the inputs it came from (the file's "# Sources:" header). Generated output never trips them: they
+catch regressions of nimgen and of future constructs. The facts behind each rule are in docs/CLUSTER.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from ..diagnostics import Diagnostic, json_path
+from ..inputs.load import parse
+
+GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
+ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
+ISTIO_KINDS = ("RequestAuthentication", "AuthorizationPolicy", "PeerAuthentication")
+# Pod Security "restricted": the volume types it allows, and the one capability a container may add.
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                      "projected", "secret"}
+STANDARD_PROGRESS_DEADLINE_SECONDS = 600   # KServe Standard mode: Kubernetes' default, not configurable
+KNATIVE_QUEUE_PORT = 8012
+_MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|=)\s*"([^"]*)"')
+_SECONDS = re.compile(r"^([0-9]+)s$")
+
+
+@dataclass(frozen=True)
+class EnvironmentFacts:
+    """What the rules need to know of the environment besides its objects."""
+
+    name: str
+    gateway_namespace: str
+    kserve_version: str                  # major.minor
+
+
+@dataclass(frozen=True)
+class Obj:
+    file: str                            # relative to out/<env>/
+    index: int                           # its position among the file's documents
+    body: dict
+
+    @property
+    def kind(self) -> str:
+        return self.body.get("kind", "")
+
+    @property
+    def name(self) -> str:
+        return self.body.get("metadata", {}).get("name", "")
+
+    @property
+    def namespace(self) -> str | None:
+        return self.body.get("metadata", {}).get("namespace")
+
+    def at(self, *path: str | int) -> object:
+        node: object = self.body
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                return None
+        return node
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    obj: Obj
+    path: tuple
+    message: str
+
+
+Rule = Callable[[list[Obj], EnvironmentFacts], Iterator[Violation]]
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str) -> Callable[[Rule], Rule]:
+    def register(check: Rule) -> Rule:
+        RULES[name] = check
+        return check
+    return register
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def namespaces(objects: list[Obj]) -> dict[str, dict]:
+    return {o.name: o.at("metadata", "labels") or {} for o in objects if o.kind == "Namespace"}
+
+
+def in_standard_mode(isvc: Obj) -> bool:
+    mode = (isvc.at("metadata", "annotations") or {}).get("serving.kserve.io/deploymentMode", "Knative")
+    return mode in ("Standard", "RawDeployment")
+
+
+def predictor_pods(objects: list[Obj]) -> dict[tuple[str | None, str], Obj]:
+    """InferenceServices by (namespace, predictor Deployment name) -- the name KServe gives it."""
+    return {(o.namespace, f"{o.name}-predictor"): o for o in objects if o.kind == "InferenceService"}
+
+
+def selects(selector: dict | None, isvc: Obj) -> bool:
+    labels = (selector or {}).get("matchLabels") or {}
+    return labels.get(ISVC_POD_LABEL) == isvc.name
+
+
+def pod_specs(o: Obj) -> Iterator[tuple[tuple, dict]]:
+    if o.kind == "InferenceService":
+        yield ("spec", "predictor"), o.at("spec", "predictor") or {}
+    elif o.kind == "Job":
+        yield ("spec", "template", "spec"), o.at("spec", "template", "spec") or {}
+
+
+# ----------------------------------------------------------------------------------------------- the rules
+
+
+@rule("istio-policy-without-proxy")
+def istio_policy_without_proxy(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A selector-bound Istio policy is enforced by the pods' sidecars; a targetRef-bound one by a waypoint."""
+    labels = namespaces(objects)
+    for o in objects:
+        if o.kind not in ISTIO_KINDS or o.namespace is None:
+            continue
+        ns = labels.get(o.namespace, {})
+        if o.at("spec", "targetRefs") is not None:
+            if ns.get("istio.io/dataplane-mode") != "ambient" or not ns.get("istio.io/use-waypoint"):
+                yield Violation("istio-policy-without-proxy", o, ("spec", "targetRefs"),
+                                f"{o.kind} {o.name} targets a Service, but namespace {o.namespace} has no ambient waypoint")
+        elif ns.get("istio-injection") != "enabled" and not ns.get("istio.io/rev"):
+            yield Violation("istio-policy-without-proxy", o, ("spec", "selector"),
+                            f"{o.kind} {o.name} selects pods in namespace {o.namespace}, which gets no sidecar "
+                            "injection: nothing enforces it")
+
+
+@rule("cluster-local-label")
+def cluster_local_label(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """An InferenceService no gateway may reach must not get an external route from KServe either."""
+    policies = [o for o in objects if o.kind == "NetworkPolicy"]
+    for isvc in (o for o in objects if o.kind == "InferenceService"):
+        mine = [p for p in policies if p.namespace == isvc.namespace and selects(p.at("spec", "podSelector"), isvc)]
+        reachable = any(peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                        == facts.gateway_namespace
+                        for p in mine for r in (p.at("spec", "ingress") or []) for peer in r.get("from", []))
+        labels = isvc.at("metadata", "labels") or {}
+        if mine and not reachable and (labels.get("networking.kserve.io/visibility") != "cluster-local"
+                                       or labels.get("networking.knative.dev/visibility") != "cluster-local"):
+            yield Violation("cluster-local-label", isvc, ("metadata", "labels"),
+                            f"InferenceService {isvc.name} is not reachable from the gateway, but lacks the "
+                            "cluster-local visibility labels: KServe would still publish an external route")
+
+
+@rule("metric-without-scrape")
+def metric_without_scrape(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """An autoscaler's metric exists only when something scrapes the predictor pods into the labels it queries."""
+    pods = predictor_pods(objects)
+    monitors = [o for o in objects if o.kind == "PodMonitor"]
+    for o in objects:
+        if o.kind not in ("ScaledObject", "HorizontalPodAutoscaler"):
+            continue
+        isvc = pods.get((o.namespace, str(o.at("spec", "scaleTargetRef", "name"))))
+        if isvc is None:
+            continue
+        mine = [m for m in monitors if m.namespace == o.namespace and selects(m.at("spec", "selector"), isvc)]
+        if not mine:
+            yield Violation("metric-without-scrape", o, ("spec",),
+                            f"{o.kind} {o.name} scales on metrics of {isvc.name}, but no PodMonitor scrapes its pods")
+            continue
+        produced = {"namespace", "pod", "container", "endpoint", "job", "instance"} | {
+            r.get("targetLabel") for m in mine for e in (m.at("spec", "podMetricsEndpoints") or [])
+            for r in e.get("relabelings", [])}
+        for i, trigger in enumerate(o.at("spec", "triggers") or []):
+            query = trigger.get("metadata", {}).get("query", "")
+            for label, _, value in _MATCHER.findall(query):
+                if isvc.name in value and label not in produced:
+                    yield Violation("metric-without-scrape", o, ("spec", "triggers", i, "metadata", "query"),
+                                    f"{o.kind} {o.name} selects series by label '{label}', which its PodMonitor does not set")
+
+
+@rule("latency-as-average")
+def latency_as_average(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """KEDA's default AverageValue divides by the target whatever the replica count: a latency must be a Value."""
+    for o in objects:
+        if o.kind != "ScaledObject":
+            continue
+        for i, trigger in enumerate(o.at("spec", "triggers") or []):
+            if "histogram_quantile" in trigger.get("metadata", {}).get("query", "") and trigger.get("metricType") != "Value":
+                yield Violation("latency-as-average", o, ("spec", "triggers", i),
+                                f"ScaledObject {o.name} compares a latency quantile as {trigger.get('metricType', 'AverageValue')}")
+
+
+@rule("scale-to-zero-without-waking")
+def scale_to_zero_without_waking(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """At zero pods a query's series vanish and nothing holds a request: only Knative or the HTTP add-on wake."""
+    woken = {(o.namespace, o.at("spec", "scaleTargetRef", "name")) for o in objects if o.kind == "HTTPScaledObject"}
+    for o in objects:
+        if o.kind == "ScaledObject" and o.at("spec", "minReplicaCount") == 0:
+            yield Violation("scale-to-zero-without-waking", o, ("spec", "minReplicaCount"),
+                            f"ScaledObject {o.name} scales to zero on a query, which no request can wake")
+        if o.kind == "InferenceService" and in_standard_mode(o) and o.at("spec", "predictor", "minReplicas") == 0 \
+                and (o.namespace, f"{o.name}-predictor") not in woken:
+            yield Violation("scale-to-zero-without-waking", o, ("spec", "predictor", "minReplicas"),
+                            f"InferenceService {o.name} may scale to zero in Standard mode with no HTTPScaledObject to wake it")
+
+
+@rule("gpu-rollout-surges")
+def gpu_rollout_surges(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A surge adds a whole GPU replica per rollout: it stalls on a full quota or a ReadWriteOnce cache."""
+    for o in objects:
+        if o.kind != "InferenceService" or not in_standard_mode(o):
+            continue
+        limits = [c.get("resources", {}).get("limits", {}) for c in o.at("spec", "predictor", "containers") or []]
+        if not any(GPU_RESOURCE.match(k) for lim in limits for k in lim):
+            continue
+        if o.at("spec", "predictor", "deploymentStrategy", "rollingUpdate", "maxSurge") != 0 \
+                and o.at("spec", "predictor", "deploymentStrategy", "type") != "Recreate":
+            yield Violation("gpu-rollout-surges", o, ("spec", "predictor"),
+                            f"InferenceService {o.name} holds GPUs and its rollout may surge (KServe's default is 25%)")
+
+
+@rule("startup-beyond-progress-deadline")
+def startup_beyond_progress_deadline(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A start-up window longer than the progress deadline shows a starting workload as failed."""
+    for o in objects:
+        if o.kind != "InferenceService":
+            continue
+        if in_standard_mode(o):
+            deadline = STANDARD_PROGRESS_DEADLINE_SECONDS
+        else:
+            found = _SECONDS.match((o.at("metadata", "annotations") or {}).get("serving.knative.dev/progress-deadline", "600s"))
+            deadline = int(found.group(1)) if found else STANDARD_PROGRESS_DEADLINE_SECONDS
+        for i, c in enumerate(o.at("spec", "predictor", "containers") or []):
+            probe = c.get("startupProbe")
+            if probe:
+                window = probe.get("initialDelaySeconds", 0) + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+                if window > deadline:
+                    yield Violation("startup-beyond-progress-deadline", o,
+                                    ("spec", "predictor", "containers", i, "startupProbe"),
+                                    f"InferenceService {o.name} may take {window}s to start, its progress deadline is {deadline}s")
+
+
+@rule("knative-data-path-blocked")
+def knative_data_path_blocked(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """In Knative mode requests reach the queue-proxy, not the NIM port."""
+    policies = [o for o in objects if o.kind == "NetworkPolicy"]
+    for isvc in (o for o in objects if o.kind == "InferenceService" and not in_standard_mode(o)):
+        mine = [p for p in policies if p.namespace == isvc.namespace and selects(p.at("spec", "podSelector"), isvc)]
+        ports = {port.get("port") for p in mine for r in (p.at("spec", "ingress") or []) for port in r.get("ports", [])}
+        if mine and KNATIVE_QUEUE_PORT not in ports:
+            yield Violation("knative-data-path-blocked", mine[0], ("spec", "ingress"),
+                            f"NetworkPolicy {mine[0].name} blocks Knative's queue-proxy port {KNATIVE_QUEUE_PORT} of {isvc.name}")
+
+
+@rule("job-not-ordered-or-reappliable")
+def job_not_ordered(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A Job's pod template is immutable and it must finish before the server starts: a PreSync hook that is
+    replaced on the next sync."""
+    for o in objects:
+        if o.kind != "Job":
+            continue
+        annotations = o.at("metadata", "annotations") or {}
+        if annotations.get("argocd.argoproj.io/hook") != "PreSync" or \
+                "BeforeHookCreation" not in annotations.get("argocd.argoproj.io/hook-delete-policy", ""):
+            yield Violation("job-not-ordered-or-reappliable", o, ("metadata", "annotations"),
+                            f"Job {o.name} is not a PreSync hook replaced before re-creation")
+
+
+@rule("scrape-blocked-by-mesh")
+def scrape_blocked_by_mesh(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Prometheus outside the mesh scrapes in plain text: it has no peer namespace or principal, so an ALLOW rule
+    on those never matches it, and a STRICT mesh refuses it unless the scraped port is PERMISSIVE."""
+    labels = namespaces(objects)
+    pods = {(o.namespace, o.name): o for o in objects if o.kind == "InferenceService"}
+    for monitor in (o for o in objects if o.kind == "PodMonitor"):
+        isvc = pods.get((monitor.namespace, ((monitor.at("spec", "selector", "matchLabels") or {}).get(ISVC_POD_LABEL))))
+        ns = labels.get(monitor.namespace or "", {})
+        if isvc is None or not (ns.get("istio-injection") == "enabled" or ns.get("istio.io/rev")
+                                or ns.get("istio.io/dataplane-mode") == "ambient"):
+            continue
+        ports = {p.get("name"): p.get("containerPort") for c in isvc.at("spec", "predictor", "containers") or []
+                 for p in c.get("ports", [])}
+        for endpoint in monitor.at("spec", "podMetricsEndpoints") or []:
+            number = ports.get(endpoint.get("port"))
+            peers = [o for o in objects if o.kind == "PeerAuthentication" and o.namespace == monitor.namespace
+                     and selects(o.at("spec", "selector"), isvc)]
+            if not any((o.at("spec", "portLevelMtls") or {}).get(str(number), {}).get("mode") == "PERMISSIVE" for o in peers):
+                yield Violation("scrape-blocked-by-mesh", monitor, ("spec", "podMetricsEndpoints"),
+                                f"PodMonitor {monitor.name} scrapes port {number} of meshed pods in plain text, "
+                                "and no PeerAuthentication makes that port PERMISSIVE")
+            for policy in objects:
+                if policy.kind != "AuthorizationPolicy" or policy.namespace != monitor.namespace or \
+                        not (selects(policy.at("spec", "selector"), isvc) or policy.at("spec", "targetRefs")):
+                    continue
+                if not any(_allows_plain_text_get(r, endpoint.get("path", "/metrics")) for r in policy.at("spec", "rules") or []):
+                    yield Violation("scrape-blocked-by-mesh", policy, ("spec", "rules"),
+                                    f"AuthorizationPolicy {policy.name} admits no plain-text GET of {endpoint.get('path')}: "
+                                    "source namespaces and principals need mTLS")
+
+
+def _allows_plain_text_get(r: dict, path: str) -> bool:
+    needs_identity = any(key in src.get("source", {}) for src in r.get("from", [])
+                         for key in ("namespaces", "principals", "requestPrincipals"))
+    paths = [p for to in r.get("to", []) for p in to.get("operation", {}).get("paths", [])]
+    return not needs_identity and not r.get("when") and (not r.get("to") or path in paths)
+
+
+@rule("namespace-without-pod-security")
+def namespace_without_pod_security(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Pod Security Admission applies only the levels a Namespace's labels name."""
+    for o in objects:
+        if o.kind == "Namespace":
+            labels = o.at("metadata", "labels") or {}
+            for mode in ("enforce", "warn", "audit"):
+                if f"pod-security.kubernetes.io/{mode}" not in labels:
+                    yield Violation("namespace-without-pod-security", o, ("metadata", "labels"),
+                                    f"Namespace {o.name} has no pod-security.kubernetes.io/{mode} level")
+
+
+@rule("deployment-mode-unknown-to-kserve")
+def deployment_mode_unknown(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """KServe 0.16 renamed the modes and 0.15.1 added autoscalerClass none; an older KServe silently falls back
+    to its default mode for a name it does not know."""
+    version = tuple(int(x) for x in facts.kserve_version.split(".")[:2])
+    for o in objects:
+        if o.kind != "InferenceService":
+            continue
+        annotations = o.at("metadata", "annotations") or {}
+        mode = annotations.get("serving.kserve.io/deploymentMode")
+        known = {"Standard", "Knative", "RawDeployment", "Serverless"} if version >= (0, 16) else {"RawDeployment", "Serverless"}
+        if mode is not None and mode not in known:
+            yield Violation("deployment-mode-unknown-to-kserve", o, ("metadata", "annotations"),
+                            f"InferenceService {o.name}: KServe {facts.kserve_version} does not know deploymentMode {mode}")
+        if annotations.get("serving.kserve.io/autoscalerClass") == "none" and version < (0, 16):
+            yield Violation("deployment-mode-unknown-to-kserve", o, ("metadata", "annotations"),
+                            f"InferenceService {o.name}: autoscalerClass none needs KServe 0.15.1 or later")
+
+
+@rule("queue-limit-below-quota")
+def queue_limit_below_quota(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    for o in objects:
+        if o.kind != "Queue":
+            continue
+        for resource, r in (o.at("spec", "resources") or {}).items():
+            quota, limit = r.get("quota", -1), r.get("limit", -1)
+            if limit != -1 and quota != -1 and limit < quota:
+                yield Violation("queue-limit-below-quota", o, ("spec", "resources", resource, "limit"),
+                                f"Queue {o.name}: {resource} limit {limit} is below its quota {quota}")
+
+
+@rule("pod-security-restricted")
+def pod_security_restricted(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Every pod nimgen writes meets Pod Security "restricted" (kubernetes.io pod-security-standards)."""
+    for o in objects:
+        for base, pod in pod_specs(o):
+            pod_ctx = pod.get("securityContext", {})
+            problems = []
+            if pod_ctx.get("runAsNonRoot") is not True or pod_ctx.get("runAsUser") == 0:
+                problems.append("runAsNonRoot is not true")
+            for c in pod.get("containers", []) + pod.get("initContainers", []):
+                sc = c.get("securityContext", {})
+                if (sc.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost"):
+                    problems.append(f"container {c.get('name')} has no RuntimeDefault seccomp profile")
+                if sc.get("allowPrivilegeEscalation") is not False:
+                    problems.append(f"container {c.get('name')} allows privilege escalation")
+                caps = sc.get("capabilities", {})
+                if "ALL" not in caps.get("drop", []) or set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
+                    problems.append(f"container {c.get('name')} does not drop all capabilities")
+            for v in pod.get("volumes", []):
+                kinds = set(v) - {"name"}
+                if kinds - RESTRICTED_VOLUMES:
+                    problems.append(f"volume {v.get('name')} is {', '.join(sorted(kinds))}")
+            if problems:
+                yield Violation("pod-security-restricted", o, base,
+                                f"{o.kind} {o.name} is outside Pod Security restricted: {'; '.join(problems)}")
+
+
+# ----------------------------------------------------------------------------------------------- running them
+
+
+def objects_of(files: dict[str, tuple[str, list[dict]]]) -> list[Obj]:
+    """files: relative path -> (text, objects)."""
+    return [Obj(rel, i, body) for rel, (_, objs) in sorted(files.items()) for i, body in enumerate(objs)]
+
+
+def sources_in(text: str) -> str:
+    for line in text.splitlines()[:5]:
+        if line.startswith("# Sources: "):
+            return line[len("# Sources: "):]
+    return "no inputs named"
+
+
+def check(files: dict[str, tuple[str, list[dict]]], facts: EnvironmentFacts, shown_root: str,
+          only: set[str] | None = None) -> list[Diagnostic]:
+    """Every rule over all objects; violations located in the rendered file (only those in `only`, if given)."""
+    objects = objects_of(files)
+    problems = []
+    for name, check_rule in RULES.items():
+        for v in check_rule(objects, facts):
+            if only is not None and v.obj.file not in only:
+                continue
+            text = files[v.obj.file][0]
+            line, column = _locate(text, v.obj.index, v.path, f"{shown_root}/{v.obj.file}")
+            problems.append(Diagnostic(f"{shown_root}/{v.obj.file}", line, column, json_path(v.path),
+                                       f"[{name}] {v.message}",
+                                       f"from {sources_in(text)}; a cluster would not run this as intended: "
+                                       "please report it as a nimgen bug"))
+    return sorted(problems)
+
+
+def _locate(text: str, index: int, path: tuple, shown: str) -> tuple[int, int]:
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if line == "---"]
+    if index >= len(starts):
+        return 1, 1
+    begin = starts[index] + 1
+    end = starts[index + 1] if index + 1 < len(starts) else len(lines)
+    doc, _ = parse("\n".join(lines[begin:end]) + "\n", shown)
+    if doc is None:
+        return begin + 1, 1
+    _, line, column = doc.where(path)
+    return begin + line, column

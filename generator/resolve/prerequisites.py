@@ -1,0 +1,98 @@
+"""What the cluster must run for one environment's output to work, decided from the resolved model: the
+controllers and CRDs each feature relies on, and the Secrets, claims, accounts and labels it refers to.
+out/<env>/README.md lists them; docs/CLUSTER.md explains each."""
+
+from __future__ import annotations
+
+from ..model import (CacheClaim, Environment, ExistingClaim, Hpa, Jwt, Keda, KedaHttp, Knative, Ngc, Prerequisite, Project,
+                     Pvc, Uri, Workload)
+from .mesh import NATIVE_SIDECAR
+
+
+def _names(values) -> str:
+    return ", ".join(f"`{v}`" for v in sorted(set(values)))
+
+
+def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tuple[Workload, ...]) -> tuple[Prerequisite, ...]:
+    found: list[Prerequisite] = []
+
+    def need(feature: str, needs: str) -> None:
+        found.append(Prerequisite(feature, needs))
+
+    modes = {dict(w.service.meta.annotations).get("serving.kserve.io/deploymentMode") for w in workloads}
+    need("serving", f"KServe {env.kserve_version} (its controller, webhook and CRDs) serving {_names(m for m in modes if m)} "
+                    "InferenceServices; a CNI that enforces NetworkPolicy")
+    need("metrics", "prometheus-operator's PodMonitor CRD, and a Prometheus whose podMonitorSelector matches "
+                    + (_names(f"{k}={v}" for k, v in env.scrape_labels) if env.scrape_labels else "every PodMonitor")
+                    + f" in the workloads' namespaces; it runs in namespace `{env.monitoring_namespace}`")
+    need("nodes", f"the GPU operator (nvidia.com/gpu.product labels, the NVIDIA device plugin) and the node label "
+                  f"`{env.node_pool_label}` naming each node's pool: {_names(p.name for p in env.node_pools)}")
+    if any(p.mig_profiles for p in env.node_pools):
+        need("nodes", "MIG pools with the device plugin's mixed strategy (nvidia.com/mig-<profile> resources)")
+    if env.scheduler == "kai":
+        need("scheduling", f"the KAI scheduler (scheduling.run.ai Queue CRD, scheduler kai-scheduler) and the PriorityClass "
+                           f"`{env.priority_class}`")
+    elif env.priority_class:
+        need("scheduling", f"the PriorityClass `{env.priority_class}`")
+    if any(isinstance(w.access, Jwt) for w in workloads) or any(p.waypoint for p in projects):
+        if env.mesh.mode == "ambient":
+            need("token access", "Istio in ambient mode (istio-cni, ztunnel, waypoints; the Gateway API CRDs) with "
+                                 "ingress waypoint routing enabled in istiod (ENABLE_INGRESS_WAYPOINT_ROUTING)")
+        else:
+            revision = f" revision `{env.mesh.revision}`" if env.mesh.revision else ""
+            cni = " with its CNI agent" if env.mesh.cni else ""
+            need("token access", f"Istio{revision}{cni} injecting sidecars into labelled namespaces; its ingress gateway "
+                                 f"in `{env.gateway_namespace}`")
+        if env.identity is not None:
+            need("token access", f"the identity provider {env.identity.issuer}, its keys at {env.identity.jwks_uri} "
+                                 "reachable from istiod")
+    if any(NATIVE_SIDECAR in w.service.pod_annotations for w in workloads):
+        need("token access", "native sidecars (Kubernetes 1.29 or later) for pods whose storage initializer downloads "
+                             "through the mesh")
+    if any(not dict(w.service.meta.labels) for w in workloads):
+        need("exposed endpoints", f"KServe's ingress (Gateway API or Istio) through the gateway in `{env.gateway_namespace}`")
+    if "Knative" in modes or "Serverless" in modes:
+        need("knative", f"Knative Serving in `{env.knative_namespace}` with the features kubernetes.podspec-affinity, "
+                        "-tolerations, -securitycontext, -emptydir, -persistent-volume-claim (and -write), "
+                        "-schedulername and -priorityclassname as the workloads use them"
+                        + ("; its namespace in the mesh (the activator talks mTLS to meshed pods)"
+                           if any(isinstance(w.access, Jwt) for w in workloads) else ""))
+    if any(isinstance(w.scaling, Hpa) for w in workloads):
+        need("autoscaling", "the Prometheus adapter serving the per-pod metrics "
+                            + _names(w.scaling.pods_metric for w in workloads if isinstance(w.scaling, Hpa))
+                            + " (from series labelled namespace and pod)")
+    if any(isinstance(w.scaling, (Keda, KedaHttp)) for w in workloads):
+        need("autoscaling", "KEDA 2.x (keda.sh CRDs)" + (f", querying Prometheus at {env.prometheus_address}"
+                                                          if any(isinstance(w.scaling, Keda) for w in workloads) else ""))
+    if any(isinstance(w.scaling, KedaHttp) for w in workloads) and env.scale_from_zero:
+        need("scale from zero", f"the KEDA HTTP add-on (http.keda.sh CRDs), its interceptor in "
+                                f"`{env.scale_from_zero.interceptor_namespace}`; callers reach a workload at "
+                                "http://<workload>-wake.<namespace>:8080")
+    if any(isinstance(w.scaling, Knative) and w.scaling.min_replicas == 0 for w in workloads):
+        need("scale from zero", "Knative's activator holds requests while a scaled-to-zero revision starts")
+    ngc = [w.store for w in workloads if isinstance(w.store, Ngc)]
+    if ngc:
+        need("secrets", "Secrets holding the NGC API key: " + _names(f"{w.namespace}/{w.store.key.name}" for w in workloads
+                                                                      if isinstance(w.store, Ngc)))
+    pulls = {f"{w.namespace}/{s}" for w in workloads for s in w.service.pull_secrets}
+    if pulls:
+        need("secrets", f"image pull Secrets for nvcr.io: {_names(pulls)}")
+    tokens = {f"{w.namespace}/{w.store.token_secret}" for w in workloads if isinstance(w.store, Uri) and w.store.token_secret}
+    if tokens:
+        need("secrets", f"Secrets with key HF_TOKEN: {_names(tokens)}")
+    accounts = {f"{w.namespace}/{w.store.service_account}" for w in workloads if isinstance(w.store, Uri) and w.store.service_account}
+    if accounts:
+        need("storage", f"ServiceAccounts whose secrets hold the object store's credentials: {_names(accounts)}")
+    claims = {f"{w.namespace}/{w.store.claim}" for w in workloads if isinstance(w.store, Pvc)}
+    claims |= {f"{w.namespace}/{w.store.cache.name}" for w in workloads
+               if isinstance(w.store, Ngc) and isinstance(w.store.cache, ExistingClaim)}
+    if claims:
+        need("storage", f"pre-staged PersistentVolumeClaims: {_names(claims)}")
+    classes = {w.store.cache.storage_class for w in workloads if isinstance(w.store, Ngc)
+               and isinstance(w.store.cache, CacheClaim) and w.store.cache.storage_class}
+    if classes:
+        need("storage", f"StorageClasses {_names(classes)}")
+    if any(isinstance(w.store, Ngc) and w.store.warmup for w in workloads):
+        need("warm-up", "Argo CD, which runs the warm-up Job as a PreSync hook before the InferenceService; with Flux, "
+                        "apply the Job in a Kustomization with wait: true that the workloads' Kustomization dependsOn")
+    return tuple(found)

@@ -1,0 +1,205 @@
+"""The cluster rules of verify: nimgen's own output passes them all, and each refuses the broken form of one
+thing a cluster would not run as intended (issue 7, items 1-12), naming the rule and the inputs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+from conftest import run
+from generator.render.cluster_rules import RULES, EnvironmentFacts, check
+from generator.usecases import out_manifests
+
+Files = dict[str, tuple[str, list[dict]]]
+FACTS = {"dev": EnvironmentFacts("dev", "istio-system", "0.20"), "staging": EnvironmentFacts("staging", "istio-system", "0.20"),
+         "prod": EnvironmentFacts("prod", "istio-system", "0.20")}
+
+
+@pytest.fixture(scope="module")
+def rendered(built_once: Path) -> dict[str, Files]:
+    return {env: {rel: (m.text, m.objects) for rel, m in files.items()} for env, files in out_manifests(built_once).items()}
+
+
+def violations(files: Files, env: str, facts: EnvironmentFacts | None = None) -> list[str]:
+    return [d.message for d in check(files, facts or FACTS[env], f"out/{env}")]
+
+
+def broken(rendered: dict[str, Files], env: str, kind: str, name: str, change: Callable[[dict], object]) -> Files:
+    files = copy.deepcopy(rendered[env])
+    hits = [o for _, objs in files.values() for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(hits) == 1, f"{kind} {name} not in out/{env}"
+    change(hits[0])
+    return files
+
+
+def dropped(rendered: dict[str, Files], env: str, kind: str, name: str) -> Files:
+    files = copy.deepcopy(rendered[env])
+    return {rel: (text, [o for o in objs if not (o["kind"] == kind and o["metadata"]["name"] == name)])
+            for rel, (text, objs) in files.items()}
+
+
+def test_nimgen_output_passes_every_rule(rendered):
+    for env, files in rendered.items():
+        assert violations(files, env) == []
+
+
+def only(found: list[str], rule: str) -> None:
+    assert found and all(f"[{rule}]" in message for message in found), found
+
+
+# 1, 11: a policy no proxy enforces; a namespace that enforces no Pod Security level
+
+
+def test_istio_policies_in_a_namespace_without_injection_are_refused(rendered):
+    files = broken(rendered, "prod", "Namespace", "chat", lambda o: o["metadata"]["labels"].pop("istio.io/rev"))
+    found = violations(files, "prod")
+    only(found, "istio-policy-without-proxy")
+    assert {m.split(" ")[1] for m in found} == {"RequestAuthentication", "AuthorizationPolicy", "PeerAuthentication"}
+
+
+def test_a_namespace_without_pod_security_labels_is_refused(rendered):
+    files = broken(rendered, "staging", "Namespace", "research",
+                   lambda o: o["metadata"]["labels"].pop("pod-security.kubernetes.io/enforce"))
+    only(violations(files, "staging"), "namespace-without-pod-security")
+
+
+# 2: a cluster-local InferenceService still gets an external route
+
+
+def test_an_unreachable_inference_service_without_the_cluster_local_label_is_refused(rendered):
+    files = broken(rendered, "staging", "InferenceService", "llama-8b-batch",
+                   lambda o: o["metadata"]["labels"].pop("networking.kserve.io/visibility"))
+    only(violations(files, "staging"), "cluster-local-label")
+
+
+# 3, 4: metrics nobody scrapes; a scrape the mesh refuses
+
+
+def test_an_autoscaler_without_a_scrape_behind_its_metric_is_refused(rendered):
+    only(violations(dropped(rendered, "prod", "PodMonitor", "llama-8b-chat"), "prod"), "metric-without-scrape")
+
+
+def test_a_query_on_a_label_the_scrape_does_not_set_is_refused(rendered):
+    def service_label(o: dict) -> None:
+        meta = o["spec"]["triggers"][0]["metadata"]
+        meta["query"] = meta["query"].replace('inferenceservice="llama-8b-chat"', 'service="llama-8b-chat-predictor"')
+    found = violations(broken(rendered, "prod", "ScaledObject", "llama-8b-chat", service_label), "prod")
+    only(found, "metric-without-scrape")
+    assert "label 'service'" in found[0]
+
+
+def test_a_metrics_rule_that_needs_mtls_is_refused(rendered):
+    def by_namespace(o: dict) -> None:
+        o["spec"]["rules"][1]["from"] = [{"source": {"namespaces": ["monitoring"]}}]
+    only(violations(broken(rendered, "prod", "AuthorizationPolicy", "llama-8b-chat-access", by_namespace), "prod"),
+         "scrape-blocked-by-mesh")
+
+
+def test_a_meshed_scrape_port_that_is_not_permissive_is_refused(rendered):
+    only(violations(dropped(rendered, "prod", "PeerAuthentication", "llama-8b-chat-plaintext-ports"), "prod"),
+         "scrape-blocked-by-mesh")
+
+
+# 5: a latency compared as an average
+
+
+def test_a_latency_trigger_compared_as_an_average_is_refused(rendered):
+    files = broken(rendered, "prod", "ScaledObject", "llama-70b-chat", lambda o: o["spec"]["triggers"][0].pop("metricType"))
+    only(violations(files, "prod"), "latency-as-average")
+
+
+# 6: scale to zero that never wakes
+
+
+def test_scale_to_zero_without_a_waking_path_is_refused(rendered):
+    only(violations(dropped(rendered, "staging", "HTTPScaledObject", "llama-8b-batch"), "staging"),
+         "scale-to-zero-without-waking")
+    files = broken(rendered, "prod", "ScaledObject", "llama-8b-chat", lambda o: o["spec"].update(minReplicaCount=0))
+    only(violations(files, "prod"), "scale-to-zero-without-waking")
+
+
+# 7: the Knative data path
+
+
+def test_a_network_policy_that_blocks_the_queue_proxy_is_refused(rendered):
+    def nim_port_only(o: dict) -> None:
+        for r in o["spec"]["ingress"]:
+            r["ports"] = [{"port": 8000, "protocol": "TCP"}]
+    only(violations(broken(rendered, "dev", "NetworkPolicy", "llama-8b-chat-ingress", nim_port_only), "dev"),
+         "knative-data-path-blocked")
+
+
+# 8: a warm-up that is neither ordered nor re-appliable
+
+
+def test_a_job_that_is_not_a_replaced_presync_hook_is_refused(rendered):
+    job = next(o["metadata"]["name"] for _, objs in rendered["prod"].values() for o in objs if o["kind"] == "Job")
+    files = broken(rendered, "prod", "Job", job, lambda o: o["metadata"].pop("annotations"))
+    only(violations(files, "prod"), "job-not-ordered-or-reappliable")
+
+
+# 9, 10: GPU rollouts that surge; a start-up window beyond the progress deadline
+
+
+def test_a_gpu_rollout_that_may_surge_is_refused(rendered):
+    files = broken(rendered, "prod", "InferenceService", "llama-70b-chat",
+                   lambda o: o["spec"]["predictor"].pop("deploymentStrategy"))
+    only(violations(files, "prod"), "gpu-rollout-surges")
+
+
+def test_a_startup_window_beyond_the_progress_deadline_is_refused(rendered):
+    def thirty_minutes(o: dict) -> None:
+        o["spec"]["predictor"]["containers"][0]["startupProbe"]["failureThreshold"] = 180
+    only(violations(broken(rendered, "prod", "InferenceService", "llama-70b-chat", thirty_minutes), "prod"),
+         "startup-beyond-progress-deadline")
+
+
+# 11: pods outside Pod Security restricted
+
+
+def test_a_pod_without_a_seccomp_profile_is_refused(rendered):
+    files = broken(rendered, "prod", "InferenceService", "llama-70b-chat",
+                   lambda o: o["spec"]["predictor"]["securityContext"].pop("seccompProfile"))
+    found = violations(files, "prod")
+    only(found, "pod-security-restricted")
+    assert "seccomp" in found[0]
+
+
+# 12: a mode the environment's KServe does not know
+
+
+def test_a_mode_kserve_015_does_not_know_is_refused(rendered):
+    found = violations(rendered["staging"], "staging", EnvironmentFacts("staging", "istio-system", "0.15"))
+    only(found, "deployment-mode-unknown-to-kserve")
+
+
+def test_queue_limit_below_quota_is_refused(rendered):
+    files = broken(rendered, "prod", "Queue", "research", lambda o: o["spec"]["resources"]["gpu"].update(limit=2))
+    only(violations(files, "prod"), "queue-limit-below-quota")
+
+
+def test_every_rule_has_a_test_that_trips_it():
+    tested = Path(__file__).read_text()
+    assert [name for name in RULES if f'"{name}"' not in tested] == []
+
+
+# through the command: a hand-edited out/ is refused, naming the rule and the workload's inputs
+
+
+def test_verify_refuses_a_hand_edited_surging_rollout_naming_the_inputs(built: Path):
+    path = built / "out/prod/chat/llama-70b-chat.yaml"
+    header = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
+    docs = list(yaml.safe_load_all(path.read_text()))
+    for doc in docs:
+        if doc["kind"] == "InferenceService":
+            doc["spec"]["predictor"]["deploymentStrategy"]["rollingUpdate"]["maxSurge"] = 1
+    path.write_text(header + "".join("---\n" + yaml.safe_dump(d, sort_keys=False) for d in docs))
+    result = run(built, "verify")
+    assert result.exit_code == 1
+    assert "out/prod/chat/llama-70b-chat.yaml:" in result.stderr and "[gpu-rollout-surges]" in result.stderr
+    assert "environments/prod/workloads/llama-70b-chat.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
