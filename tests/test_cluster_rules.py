@@ -203,3 +203,19 @@ def test_verify_refuses_a_hand_edited_surging_rollout_naming_the_inputs(built: P
     assert "out/prod/chat/llama-70b-chat.yaml:" in result.stderr and "[gpu-rollout-surges]" in result.stderr
     assert "environments/prod/workloads/llama-70b-chat.yaml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_ambient_environment_builds_and_passes_every_rule(built: Path):
+    path = built / "environments/staging/environment.yaml"
+    path.write_text(path.read_text() + "  mesh: {mode: ambient}\n")
+    result = run(built, "build")
+    assert result.exit_code == 0, result.stderr
+    assert run(built, "verify", "--env", "staging").exit_code == 0
+    files = {rel: (m.text, m.objects) for rel, m in out_manifests(built, ["staging"])["staging"].items()}
+    assert violations(files, "staging") == []
+    # an L7 policy bound to an ambient namespace's pods by selector: ztunnel would drop every request
+    def by_selector(o: dict) -> None:
+        o["spec"].pop("targetRefs")
+        o["spec"]["selector"] = {"matchLabels": {"serving.kserve.io/inferenceservice": "llama-8b-chat"}}
+    found = violations(broken({"staging": files}, "staging", "AuthorizationPolicy", "llama-8b-chat-access", by_selector), "staging")
+    only(found, "istio-policy-without-proxy")

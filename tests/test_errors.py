@@ -120,6 +120,9 @@ CASES = [
      edit("{minReplicas: 1, maxReplicas: 1}", "{minReplicas: 0, maxReplicas: 2, metric: concurrency, target: 4, scaleToZero: {afterSeconds: 60}}",
           edit("{type: clusterLocal}", "{type: authenticated}")),
      f"{STAGING_NEW}:9:18: spec.access.type:", "wakes only for callers inside the cluster"),
+    ("knative-mode-woken-by-the-http-add-on", "environments/dev/environment.yaml",
+     edit("scaleFromZero: {via: knative}", "scaleFromZero: {via: keda-http}", (FIXTURE / "environments/dev/environment.yaml").read_text()),
+     "environments/dev/environment.yaml:7:56: spec.autoscaling.scaleFromZero.via:", "Knative's activator wakes workloads"),
     # Layering: an error in an environment override points at the override, not at the base it is merged over.
     ("override-wrong-type", PROD_OVERRIDE, textwrap.dedent("""\
         apiVersion: nimgen.dev/v1alpha1

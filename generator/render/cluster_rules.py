@@ -129,6 +129,11 @@ def istio_policy_without_proxy(objects: list[Obj], facts: EnvironmentFacts) -> I
             if ns.get("istio.io/dataplane-mode") != "ambient" or not ns.get("istio.io/use-waypoint"):
                 yield Violation("istio-policy-without-proxy", o, ("spec", "targetRefs"),
                                 f"{o.kind} {o.name} targets a Service, but namespace {o.namespace} has no ambient waypoint")
+        elif ns.get("istio.io/dataplane-mode") == "ambient":
+            if o.kind != "PeerAuthentication":   # ztunnel enforces L4 only: it drops all traffic under L7 rules
+                yield Violation("istio-policy-without-proxy", o, ("spec", "selector"),
+                                f"{o.kind} {o.name} binds L7 rules to pods of the ambient namespace {o.namespace} by "
+                                "selector: no waypoint enforces them")
         elif ns.get("istio-injection") != "enabled" and not ns.get("istio.io/rev"):
             yield Violation("istio-policy-without-proxy", o, ("spec", "selector"),
                             f"{o.kind} {o.name} selects pods in namespace {o.namespace}, which gets no sidecar "

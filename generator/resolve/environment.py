@@ -100,6 +100,11 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
         problems.append(doc.diagnostic(("spec", "kserve", "deploymentMode"),
                                        f"deploymentMode {mode} scales with Knative, but autoscaling.backend is {env.autoscaling_backend}",
                                        "set autoscaling.backend: knative, or deploymentMode: Standard"))
+    if env.deployment_mode == "Knative" and env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
+        problems.append(doc.diagnostic(("spec", "autoscaling", "scaleFromZero", "via"),
+                                       "in Knative mode Knative's activator wakes workloads from zero; the KEDA HTTP "
+                                       "add-on scales Deployments, which Knative mode does not create",
+                                       "use scaleFromZero: {via: knative}"))
     if env.autoscaling_backend == "keda" and not env.prometheus_address:
         problems.append(doc.diagnostic(("spec", "autoscaling"), "backend keda needs prometheus.serverAddress",
                                        "KEDA's prometheus trigger queries this address", key=True))

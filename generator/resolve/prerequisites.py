@@ -4,7 +4,7 @@ out/<env>/README.md lists them; docs/CLUSTER.md explains each."""
 
 from __future__ import annotations
 
-from ..model import (CacheClaim, Environment, ExistingClaim, Hpa, Jwt, Keda, KedaHttp, Knative, Ngc, Prerequisite, Project,
+from ..model import (CacheClaim, ClusterLocal, Environment, ExistingClaim, Hpa, Jwt, Keda, KedaHttp, Knative, Ngc, Prerequisite, Project,
                      Pvc, Uri, Workload)
 from .mesh import NATIVE_SIDECAR
 
@@ -49,7 +49,7 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
     if any(NATIVE_SIDECAR in w.service.pod_annotations for w in workloads):
         need("token access", "native sidecars (Kubernetes 1.29 or later) for pods whose storage initializer downloads "
                              "through the mesh")
-    if any(not dict(w.service.meta.labels) for w in workloads):
+    if any(not isinstance(w.access, ClusterLocal) for w in workloads):
         need("exposed endpoints", f"KServe's ingress (Gateway API or Istio) through the gateway in `{env.gateway_namespace}`")
     if "Knative" in modes or "Serverless" in modes:
         need("knative", f"Knative Serving in `{env.knative_namespace}` with the features kubernetes.podspec-affinity, "
