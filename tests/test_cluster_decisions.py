@@ -216,3 +216,28 @@ def test_a_hugging_face_token_is_a_secret_reference_for_the_initializer_and_the_
     assert dict(w.service.meta.annotations)["serving.kserve.io/storageSecretName"] == "hf-token"
     (token,) = [e for e in w.service.container.env if e.name == "HF_TOKEN"]
     assert token.value is None and (token.secret.name, token.secret.key) == ("hf-token", "HF_TOKEN")
+
+
+# what the cluster must run, per environment
+
+
+def test_each_environment_lists_what_its_cluster_must_run(repo: Path):
+    def needs(env: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for p in resolved_env(repo, env).prerequisites:
+            found[p.feature] = found.get(p.feature, "") + p.needs + "\n"
+        return found
+    staging, prod, dev = needs("staging"), needs("prod"), needs("dev")
+    assert "KEDA HTTP add-on" in staging["scale from zero"] and "llama" not in staging["scale from zero"]
+    assert "Prometheus adapter" in staging["autoscaling"] and "num_requests_running" in staging["autoscaling"]
+    assert "Knative Serving in `knative-serving`" in dev["knative"] and "activator" in dev["scale from zero"]
+    assert "PriorityClass `inference`" in prod["scheduling"] and "PreSync" in prod["warm-up"]
+    assert "revision `1-30` with its CNI agent" in prod["token access"]
+    assert "`chat/ngc-api`" in prod["secrets"] and "`research/model-reader`" in staging["storage"]
+    assert "release=kube-prometheus-stack" in prod["metrics"]
+    assert "warm-up" not in staging and "scale from zero" not in prod
+
+
+def test_the_out_readme_lists_the_prerequisites(built_once: Path):
+    text = (built_once / "out/staging/README.md").read_text()
+    assert "## What the cluster must run" in text and "| scale from zero | the KEDA HTTP add-on" in text

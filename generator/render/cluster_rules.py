@@ -74,7 +74,34 @@ class Violation:
     message: str
 
 
-Rule = Callable[[list[Obj], EnvironmentFacts], Iterator[Violation]]
+class Objects(list):
+    """An environment's objects, indexed once: by kind, and by the InferenceService whose pods a selector picks."""
+
+    def __init__(self, items: list[Obj]):
+        super().__init__(items)
+        self._kinds: dict[str, list[Obj]] = {}
+        self._selecting: dict[tuple[str, str | None, str], list[Obj]] = {}
+        for o in items:
+            self._kinds.setdefault(o.kind, []).append(o)
+            for path in (("spec", "selector"), ("spec", "podSelector")):
+                selector = o.at(*path)
+                name = (selector.get("matchLabels") or {}).get(ISVC_POD_LABEL) if isinstance(selector, dict) else None
+                if name:
+                    self._selecting.setdefault((o.kind, o.namespace, name), []).append(o)
+            for ref in o.at("spec", "targetRefs") or []:
+                if isinstance(ref, dict) and ref.get("kind") == "Service" and str(ref.get("name", "")).endswith("-predictor"):
+                    self._selecting.setdefault((o.kind, o.namespace, str(ref["name"])[:-len("-predictor")]), []).append(o)
+
+    def of(self, kind: str) -> list[Obj]:
+        return self._kinds.get(kind, [])
+
+    def selecting(self, kind: str, isvc: Obj) -> list[Obj]:
+        """Objects of `kind` in the InferenceService's namespace that select its pods or target its predictor
+        Service (KServe names it `<isvc>-predictor`)."""
+        return self._selecting.get((kind, isvc.namespace, isvc.name), [])
+
+
+Rule = Callable[[Objects, EnvironmentFacts], Iterator[Violation]]
 RULES: dict[str, Rule] = {}
 
 
@@ -102,11 +129,6 @@ def predictor_pods(objects: list[Obj]) -> dict[tuple[str | None, str], Obj]:
     return {(o.namespace, f"{o.name}-predictor"): o for o in objects if o.kind == "InferenceService"}
 
 
-def selects(selector: dict | None, isvc: Obj) -> bool:
-    labels = (selector or {}).get("matchLabels") or {}
-    return labels.get(ISVC_POD_LABEL) == isvc.name
-
-
 def pod_specs(o: Obj) -> Iterator[tuple[tuple, dict]]:
     if o.kind == "InferenceService":
         yield ("spec", "predictor"), o.at("spec", "predictor") or {}
@@ -118,7 +140,7 @@ def pod_specs(o: Obj) -> Iterator[tuple[tuple, dict]]:
 
 
 @rule("istio-policy-without-proxy")
-def istio_policy_without_proxy(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def istio_policy_without_proxy(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A selector-bound Istio policy is enforced by the pods' sidecars; a targetRef-bound one by a waypoint."""
     labels = namespaces(objects)
     for o in objects:
@@ -141,11 +163,10 @@ def istio_policy_without_proxy(objects: list[Obj], facts: EnvironmentFacts) -> I
 
 
 @rule("cluster-local-label")
-def cluster_local_label(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def cluster_local_label(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """An InferenceService no gateway may reach must not get an external route from KServe either."""
-    policies = [o for o in objects if o.kind == "NetworkPolicy"]
-    for isvc in (o for o in objects if o.kind == "InferenceService"):
-        mine = [p for p in policies if p.namespace == isvc.namespace and selects(p.at("spec", "podSelector"), isvc)]
+    for isvc in objects.of("InferenceService"):
+        mine = objects.selecting("NetworkPolicy", isvc)
         reachable = any(peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
                         == facts.gateway_namespace
                         for p in mine for r in (p.at("spec", "ingress") or []) for peer in r.get("from", []))
@@ -158,17 +179,14 @@ def cluster_local_label(objects: list[Obj], facts: EnvironmentFacts) -> Iterator
 
 
 @rule("metric-without-scrape")
-def metric_without_scrape(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def metric_without_scrape(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """An autoscaler's metric exists only when something scrapes the predictor pods into the labels it queries."""
     pods = predictor_pods(objects)
-    monitors = [o for o in objects if o.kind == "PodMonitor"]
-    for o in objects:
-        if o.kind not in ("ScaledObject", "HorizontalPodAutoscaler"):
-            continue
+    for o in objects.of("ScaledObject") + objects.of("HorizontalPodAutoscaler"):
         isvc = pods.get((o.namespace, str(o.at("spec", "scaleTargetRef", "name"))))
         if isvc is None:
             continue
-        mine = [m for m in monitors if m.namespace == o.namespace and selects(m.at("spec", "selector"), isvc)]
+        mine = objects.selecting("PodMonitor", isvc)
         if not mine:
             yield Violation("metric-without-scrape", o, ("spec",),
                             f"{o.kind} {o.name} scales on metrics of {isvc.name}, but no PodMonitor scrapes its pods")
@@ -185,7 +203,7 @@ def metric_without_scrape(objects: list[Obj], facts: EnvironmentFacts) -> Iterat
 
 
 @rule("latency-as-average")
-def latency_as_average(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def latency_as_average(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """KEDA's default AverageValue divides by the target whatever the replica count: a latency must be a Value."""
     for o in objects:
         if o.kind != "ScaledObject":
@@ -197,7 +215,7 @@ def latency_as_average(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[
 
 
 @rule("scale-to-zero-without-waking")
-def scale_to_zero_without_waking(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def scale_to_zero_without_waking(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """At zero pods a query's series vanish and nothing holds a request: only Knative or the HTTP add-on wake."""
     woken = {(o.namespace, o.at("spec", "scaleTargetRef", "name")) for o in objects if o.kind == "HTTPScaledObject"}
     for o in objects:
@@ -211,7 +229,7 @@ def scale_to_zero_without_waking(objects: list[Obj], facts: EnvironmentFacts) ->
 
 
 @rule("gpu-rollout-surges")
-def gpu_rollout_surges(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def gpu_rollout_surges(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A surge adds a whole GPU replica per rollout: it stalls on a full quota or a ReadWriteOnce cache."""
     for o in objects:
         if o.kind != "InferenceService" or not in_standard_mode(o):
@@ -226,7 +244,7 @@ def gpu_rollout_surges(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[
 
 
 @rule("startup-beyond-progress-deadline")
-def startup_beyond_progress_deadline(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A start-up window longer than the progress deadline shows a starting workload as failed."""
     for o in objects:
         if o.kind != "InferenceService":
@@ -247,11 +265,10 @@ def startup_beyond_progress_deadline(objects: list[Obj], facts: EnvironmentFacts
 
 
 @rule("knative-data-path-blocked")
-def knative_data_path_blocked(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def knative_data_path_blocked(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """In Knative mode requests reach the queue-proxy, not the NIM port."""
-    policies = [o for o in objects if o.kind == "NetworkPolicy"]
-    for isvc in (o for o in objects if o.kind == "InferenceService" and not in_standard_mode(o)):
-        mine = [p for p in policies if p.namespace == isvc.namespace and selects(p.at("spec", "podSelector"), isvc)]
+    for isvc in (o for o in objects.of("InferenceService") if not in_standard_mode(o)):
+        mine = objects.selecting("NetworkPolicy", isvc)
         ports = {port.get("port") for p in mine for r in (p.at("spec", "ingress") or []) for port in r.get("ports", [])}
         if mine and KNATIVE_QUEUE_PORT not in ports:
             yield Violation("knative-data-path-blocked", mine[0], ("spec", "ingress"),
@@ -259,7 +276,7 @@ def knative_data_path_blocked(objects: list[Obj], facts: EnvironmentFacts) -> It
 
 
 @rule("job-not-ordered-or-reappliable")
-def job_not_ordered(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def job_not_ordered(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A Job's pod template is immutable and it must finish before the server starts: a PreSync hook that is
     replaced on the next sync."""
     for o in objects:
@@ -273,12 +290,12 @@ def job_not_ordered(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Vio
 
 
 @rule("scrape-blocked-by-mesh")
-def scrape_blocked_by_mesh(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def scrape_blocked_by_mesh(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Prometheus outside the mesh scrapes in plain text: it has no peer namespace or principal, so an ALLOW rule
     on those never matches it, and a STRICT mesh refuses it unless the scraped port is PERMISSIVE."""
     labels = namespaces(objects)
-    pods = {(o.namespace, o.name): o for o in objects if o.kind == "InferenceService"}
-    for monitor in (o for o in objects if o.kind == "PodMonitor"):
+    pods = {(o.namespace, o.name): o for o in objects.of("InferenceService")}
+    for monitor in objects.of("PodMonitor"):
         isvc = pods.get((monitor.namespace, ((monitor.at("spec", "selector", "matchLabels") or {}).get(ISVC_POD_LABEL))))
         ns = labels.get(monitor.namespace or "", {})
         if isvc is None or not (ns.get("istio-injection") == "enabled" or ns.get("istio.io/rev")
@@ -288,16 +305,12 @@ def scrape_blocked_by_mesh(objects: list[Obj], facts: EnvironmentFacts) -> Itera
                  for p in c.get("ports", [])}
         for endpoint in monitor.at("spec", "podMetricsEndpoints") or []:
             number = ports.get(endpoint.get("port"))
-            peers = [o for o in objects if o.kind == "PeerAuthentication" and o.namespace == monitor.namespace
-                     and selects(o.at("spec", "selector"), isvc)]
+            peers = objects.selecting("PeerAuthentication", isvc)
             if not any((o.at("spec", "portLevelMtls") or {}).get(str(number), {}).get("mode") == "PERMISSIVE" for o in peers):
                 yield Violation("scrape-blocked-by-mesh", monitor, ("spec", "podMetricsEndpoints"),
                                 f"PodMonitor {monitor.name} scrapes port {number} of meshed pods in plain text, "
                                 "and no PeerAuthentication makes that port PERMISSIVE")
-            for policy in objects:
-                if policy.kind != "AuthorizationPolicy" or policy.namespace != monitor.namespace or \
-                        not (selects(policy.at("spec", "selector"), isvc) or policy.at("spec", "targetRefs")):
-                    continue
+            for policy in objects.selecting("AuthorizationPolicy", isvc):
                 if not any(_allows_plain_text_get(r, endpoint.get("path", "/metrics")) for r in policy.at("spec", "rules") or []):
                     yield Violation("scrape-blocked-by-mesh", policy, ("spec", "rules"),
                                     f"AuthorizationPolicy {policy.name} admits no plain-text GET of {endpoint.get('path')}: "
@@ -312,7 +325,7 @@ def _allows_plain_text_get(r: dict, path: str) -> bool:
 
 
 @rule("namespace-without-pod-security")
-def namespace_without_pod_security(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def namespace_without_pod_security(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Pod Security Admission applies only the levels a Namespace's labels name."""
     for o in objects:
         if o.kind == "Namespace":
@@ -324,7 +337,7 @@ def namespace_without_pod_security(objects: list[Obj], facts: EnvironmentFacts) 
 
 
 @rule("deployment-mode-unknown-to-kserve")
-def deployment_mode_unknown(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def deployment_mode_unknown(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """KServe 0.16 renamed the modes and 0.15.1 added autoscalerClass none; an older KServe silently falls back
     to its default mode for a name it does not know."""
     version = tuple(int(x) for x in facts.kserve_version.split(".")[:2])
@@ -343,7 +356,7 @@ def deployment_mode_unknown(objects: list[Obj], facts: EnvironmentFacts) -> Iter
 
 
 @rule("queue-limit-below-quota")
-def queue_limit_below_quota(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def queue_limit_below_quota(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     for o in objects:
         if o.kind != "Queue":
             continue
@@ -355,7 +368,7 @@ def queue_limit_below_quota(objects: list[Obj], facts: EnvironmentFacts) -> Iter
 
 
 @rule("pod-security-restricted")
-def pod_security_restricted(objects: list[Obj], facts: EnvironmentFacts) -> Iterator[Violation]:
+def pod_security_restricted(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Every pod nimgen writes meets Pod Security "restricted" (kubernetes.io pod-security-standards)."""
     for o in objects:
         for base, pod in pod_specs(o):
@@ -399,7 +412,7 @@ def sources_in(text: str) -> str:
 def check(files: dict[str, tuple[str, list[dict]]], facts: EnvironmentFacts, shown_root: str,
           only: set[str] | None = None) -> list[Diagnostic]:
     """Every rule over all objects; violations located in the rendered file (only those in `only`, if given)."""
-    objects = objects_of(files)
+    objects = Objects(objects_of(files))
     problems = []
     for name, check_rule in RULES.items():
         for v in check_rule(objects, facts):
