@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
 from ..inputs.reader import InputSet
-from ..model import Project, ResolvedEnvironment, Workload
+from ..model import Environment, Project, ResolvedEnvironment, Workload
 from .catalog import catalog_model
 from .context import Gallery, suggest
 from .environment import environment_problems, resolve_environment
@@ -20,6 +20,21 @@ from .projects import quota_problems, resolve_project
 from .workload import resolve_workload
 
 __all__ = ["resolve"]
+
+
+# Namespaces a project may never claim: nimgen would put a quota, a default-deny policy and mesh and Pod
+# Security labels into them, and trust them for what they are not.
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+
+def reserved_namespaces(env: Environment) -> dict[str, str]:
+    found = {ns: "Kubernetes" for ns in SYSTEM_NAMESPACES}
+    found[env.monitoring_namespace] = "the monitoring stack (spec.monitoring.namespace)"
+    found[env.knative_namespace] = "Knative (spec.knative.namespace)"
+    if env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
+        found[env.scale_from_zero.interceptor_namespace] = "the KEDA HTTP interceptor"
+    found[env.gateway_namespace] = "the ingress gateway (spec.ingress.gatewayNamespace)"
+    return found
 
 
 def gallery_of(inputs: InputSet) -> Gallery:
@@ -45,6 +60,13 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
         if project.name in projects:
             problems.append(doc.diagnostic(("metadata", "name"), f"duplicate project '{project.name}'",
                                            f"already defined in {projects[project.name].sources[-1]}"))
+            continue
+        reserved = reserved_namespaces(env)
+        if project.namespace in reserved:
+            at = ("spec", "namespace") if "namespace" in doc.data["spec"] else ("metadata", "name")
+            problems.append(doc.diagnostic(at, f"namespace '{project.namespace}' belongs to {reserved[project.namespace]}",
+                                           "a project owns its namespace (quota, default-deny, Pod Security, mesh "
+                                           "labels): give it a namespace of its own"))
             continue
         if project.namespace in namespaces:
             problems.append(doc.diagnostic(("spec", "namespace"), f"namespace '{project.namespace}' is already used by project "

@@ -105,6 +105,21 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
                                        "in Knative mode Knative's activator wakes workloads from zero; the KEDA HTTP "
                                        "add-on scales Deployments, which Knative mode does not create",
                                        "use scaleFromZero: {via: knative}"))
+    shared = {"gateway": env.gateway_namespace, "monitoring": env.monitoring_namespace, "knative": env.knative_namespace}
+    if env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
+        shared["KEDA HTTP interceptor"] = env.scale_from_zero.interceptor_namespace
+    where = {"gateway": ("spec", "ingress", "gatewayNamespace"), "monitoring": ("spec", "monitoring", "namespace"),
+             "knative": ("spec", "knative", "namespace"),
+             "KEDA HTTP interceptor": ("spec", "autoscaling", "scaleFromZero", "interceptorNamespace")}
+    seen_ns: dict[str, str] = {}
+    for role, namespace in shared.items():
+        if namespace in seen_ns:
+            # each role is admitted to the pods for its own reason: one namespace in two roles admits both
+            problems.append(doc.diagnostic(where[role], f"the {role} namespace '{namespace}' is also the "
+                                           f"{seen_ns[namespace]} namespace",
+                                           "each is trusted differently (e.g. monitoring may reach cluster-local "
+                                           "workloads, the gateway may not): give each its own namespace"))
+        seen_ns.setdefault(namespace, role)
     if env.autoscaling_backend == "keda" and not env.prometheus_address:
         problems.append(doc.diagnostic(("spec", "autoscaling"), "backend keda needs prometheus.serverAddress",
                                        "KEDA's prometheus trigger queries this address", key=True))

@@ -6,6 +6,8 @@ targets, the pod label a policy selects), the rule is written down here and nowh
 
 from __future__ import annotations
 
+import hashlib
+
 from ..model import Labels, labels_of
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "nimgen")
@@ -18,23 +20,46 @@ KAI_QUEUE_LABEL = "kai.scheduler/queue"
 SERIES_WORKLOAD_LABEL = "inferenceservice"
 
 
+# Kubernetes names of the objects nimgen writes are DNS labels here (a Service, a Job's job-name label): at most
+# 63 characters. A generated name that would be longer keeps as much of the workload name as fits, then a hash
+# of the whole name, then the suffix: deterministic, unique, and still recognisable.
+MAX_NAME = 63
+# KServe derives names from the InferenceService name that nimgen cannot shorten: Standard mode creates the
+# Service `<isvc>-predictor`; Knative mode the revision Service `<isvc>-predictor-00001-private`.
+PREDICTOR_SUFFIX = "-predictor"
+KNATIVE_PRIVATE_SUFFIX = "-predictor-00001-private"
+
+
+def longest_workload_name(knative: bool) -> int:
+    return MAX_NAME - len(KNATIVE_PRIVATE_SUFFIX if knative else PREDICTOR_SUFFIX)
+
+
+def bounded(base: str, suffix: str) -> str:
+    name = f"{base}{suffix}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    keep = MAX_NAME - len(suffix) - len(digest) - 1
+    return f"{base[:keep].rstrip('-')}-{digest}{suffix}"
+
+
 def predictor_deployment(workload: str) -> str:
     """KServe (Standard mode) names the predictor Deployment `<isvc>-predictor`."""
-    return f"{workload}-predictor"
+    return f"{workload}{PREDICTOR_SUFFIX}"
 
 
 def cache_claim(workload: str) -> str:
-    return f"{workload}-nim-cache"
+    return bounded(workload, "-nim-cache")
 
 
 def warmup_job(workload: str, digest: str) -> str:
     """Named after what it downloads: a changed download is a new Job, never a patch of an immutable one."""
-    return f"{workload}-warmup-{digest[:8]}"
+    return bounded(workload, f"-warmup-{digest[:8]}")
 
 
 def wake_service(workload: str) -> str:
     """The Service name callers use to reach a workload that scales from zero through the KEDA HTTP add-on."""
-    return f"{workload}-wake"
+    return bounded(workload, "-wake")
 
 
 def pod_monitor(workload: str) -> str:
@@ -42,7 +67,7 @@ def pod_monitor(workload: str) -> str:
 
 
 def peer_authentication(workload: str) -> str:
-    return f"{workload}-plaintext-ports"
+    return bounded(workload, "-plaintext-ports")
 
 
 def waypoint(namespace: str) -> str:
@@ -50,15 +75,15 @@ def waypoint(namespace: str) -> str:
 
 
 def ingress_policy(workload: str) -> str:
-    return f"{workload}-ingress"
+    return bounded(workload, "-ingress")
 
 
 def request_authentication(workload: str) -> str:
-    return f"{workload}-jwt"
+    return bounded(workload, "-jwt")
 
 
 def authorization_policy(workload: str) -> str:
-    return f"{workload}-access"
+    return bounded(workload, "-access")
 
 
 def resource_quota(project: str) -> str:

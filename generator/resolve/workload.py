@@ -33,6 +33,12 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     pulls = nim.pull_secrets(image, ctx.spec["store"].get("ngc", {}).get("pullSecret"))
     storage = resolve_storage(ctx, scaling.max_replicas, image, decision.pin if decision else "", labels, pulls)
     knative = knative_mode(env, scaling)
+    longest = naming.longest_workload_name(knative)
+    if len(ctx.name) > longest:
+        suffix = naming.KNATIVE_PRIVATE_SUFFIX if knative else naming.PREDICTOR_SUFFIX
+        ctx.error(("metadata", "name"), f"'{ctx.name}' is {len(ctx.name)} characters: KServe names a Service "
+                  f"'<name>{suffix}', which must fit in {naming.MAX_NAME}",
+                  f"use at most {longest} characters for a {'Knative' if knative else 'Standard'}-mode workload")
     access = resolve_access(ctx, knative)
     placement = resolve_placement(ctx, pools, spec)
     if ctx.failed or ref is None or decision is None or compute is None or storage is None:
