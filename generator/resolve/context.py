@@ -25,8 +25,14 @@ def origin_label(file: str) -> str:
     return "base" if file.startswith("environments/base/") else "environment"
 
 
+def printable(text: str) -> str:
+    """Control characters (a newline in a file name, an ANSI escape) as visible escapes: whatever an input's
+    path holds, it stays on its one line of the out/ file header that names it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def sources_of(doc: Document) -> tuple[str, ...]:
-    return tuple(sorted({pos[0] for pos in doc.positions.values()}))
+    return tuple(sorted({printable(pos[0]) for pos in doc.positions.values()}))
 
 
 @dataclass
