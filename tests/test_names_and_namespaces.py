@@ -86,3 +86,15 @@ def test_the_monitoring_namespace_cannot_be_the_gateway(built: Path):
     assert "environments/staging/environment.yaml:" in stderr and "spec.ingress.gatewayNamespace" in stderr \
         or "spec.monitoring.namespace" in stderr
     assert "is also the" in stderr
+
+
+def test_an_hpa_target_finer_than_milli_units_is_refused_not_rounded_to_zero(repo: Path):
+    from conftest import errors_of, resolved
+    spec = {**SPEC, "store": {"pvc": {"claim": "c"}}, "access": {"type": "clusterLocal"}, "scheduling": {"nodePools": ["l40s"]},
+            "model": {"nim": "meta/llama-3.1-8b-instruct", "version": "1.1.2"}, "profile": {"name": "vllm-fp16-tp1"},
+            "compute": {"cpu": "4", "memory": "32Gi"}}
+    write_workload(repo, "staging", "fine", {**spec, "scaling": {"minReplicas": 1, "maxReplicas": 2, "metric": "concurrency", "target": 0.0001}})
+    (error,) = errors_of(repo, "staging")
+    assert "spec.scaling.target" in error and "milli-unit precision" in error
+    write_workload(repo, "staging", "fine", {**spec, "scaling": {"minReplicas": 1, "maxReplicas": 2, "metric": "concurrency", "target": 0.125}})
+    assert resolved(repo, "staging")["fine"].scaling.average_value == "125m"

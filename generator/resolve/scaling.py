@@ -39,12 +39,14 @@ PREDICTOR_SERVICE_PORT = 80
 KEDA_HTTP_RESPONSE_HEADER_TIMEOUT = "300s"
 
 
-def quantity_of(number: float) -> str:
-    """A metric target as a Kubernetes quantity: 8.0 -> '8', 0.5 -> '500m'."""
+def quantity_of(number: float) -> str | None:
+    """A metric target as a Kubernetes quantity: 8.0 -> '8', 0.5 -> '500m'; None when milli-units cannot hold
+    it exactly (the HPA compares metrics in milli-units: 0.0001 would become 0m)."""
     value = Decimal(str(number))
     if value == value.to_integral_value():
         return str(int(value))
-    return f"{int(value * 1000)}m"
+    milli = value * 1000
+    return f"{int(milli)}m" if milli == milli.to_integral_value() else None
 
 
 def plain_number(number: float) -> str:
@@ -103,7 +105,12 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
             ctx.error(("spec", "scaling", "metric"), f"metric '{metric}' has only a PromQL query, which an HPA cannot read",
                       "give it a podsMetric (served by the Prometheus adapter) or use the keda backend")
             return Fixed(low, high)
-        return Hpa(autoscaler, deployment, low, high, metric, target, source.pods_metric, quantity_of(target),
+        average = quantity_of(target)
+        if average is None:
+            ctx.error(("spec", "scaling", "target"), f"target {target:g} is finer than the HPA's milli-unit precision",
+                      "give at most three decimals, e.g. 0.5 or 0.125")
+            return Fixed(low, high)
+        return Hpa(autoscaler, deployment, low, high, metric, target, source.pods_metric, average,
                    HPA_SCALE_DOWN_WINDOW_SECONDS)
     if not source.query:
         ctx.error(("spec", "scaling", "metric"), f"metric '{metric}' has no PromQL query for KEDA",
