@@ -70,7 +70,8 @@ def _warn(ctx: click.Context, warnings) -> None:
 @report_errors
 def build(ctx: click.Context, envs: tuple[str, ...], no_cache: bool) -> None:
     """Render out/<env>/ for every environment; out/ changes only when the whole build verified."""
-    built = usecases.build(ctx.obj["root"], list(envs) or None, use_cache=not no_cache)
+    built = usecases.build(ctx.obj["root"], list(envs) or None, use_cache=not no_cache,
+                           on_wait=lambda message: click.echo(message, err=True))
     _warn(ctx, built.compiled.warnings)
     workloads = sum(len(r.workloads) for r in built.compiled.resolved.values())
     click.echo(f"nimgen: built {len(built.compiled.files)} environment(s), {workloads} workload(s); "
@@ -82,7 +83,7 @@ def build(ctx: click.Context, envs: tuple[str, ...], no_cache: bool) -> None:
 @report_errors
 def check(ctx: click.Context) -> None:
     """Fail when out/ differs from a fresh build (changed, missing or extra files)."""
-    found = usecases.diff_out(ctx.obj["root"])
+    found = usecases.diff_out(ctx.obj["root"], trust_cache=False)
     click.echo(format_differences(found), nl=False)
     if found:
         click.echo(f"nimgen check: {len(found)} difference(s) between out/ and a fresh build; run 'make build'", err=True)

@@ -3,15 +3,48 @@
 A Diagnostic always names a file, a 1-based line and column, and the JSON path of the field, so a user can
 jump straight to the problem. Stages collect all diagnostics before stopping; `BuildFailed` carries them out;
 report/diagnostics.py prints them.
+
+Every part of a diagnostic may hold text an input chose (a file name, a key, a value quoted in a message), so
+each is made safe once, here, whatever the output format: control characters (C0, DEL, C1, line and paragraph
+separators, bidirectional and other format characters, lone surrogates) print as escapes, so no input can start a
+line of its own (a forged `FILE:LINE:COL` or GitHub workflow command) or recolour a terminal; and a literal NGC
+API key never prints, wherever it was written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 ERROR = "error"
 WARNING = "warning"
+
+# A literal NGC API key: never in an input file, never echoed.
+NGC_KEY_PATTERN = re.compile(r"nvapi-[A-Za-z0-9_-]{8,}")
+REDACTED = "nvapi-<redacted>"
+
+# C0 and DEL, C1, line/paragraph separators, bidirectional controls, BOM/zero-width format characters, surrogates.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+                     "\ufff9-\ufffb\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: str) -> str:
+    """`text` with control characters escaped and NGC keys redacted: fit to print on one line of any output."""
+    if _UNSAFE.search(text):
+        text = _UNSAFE.sub(_escape, text)
+    if "nvapi-" in text:
+        text = NGC_KEY_PATTERN.sub(REDACTED, text)
+    return text
 
 
 @dataclass(frozen=True, order=True)
@@ -24,16 +57,30 @@ class Diagnostic:
     hint: str | None = None
     severity: str = ERROR
 
+    def shown(self) -> Diagnostic:
+        """This diagnostic with every text part made safe to print (see `safe`)."""
+        return replace(self, file=safe(self.file), path=safe(self.path), message=safe(self.message),
+                       hint=None if self.hint is None else safe(self.hint))
+
     def text(self) -> str:
-        hint = f" [hint: {self.hint}]" if self.hint else ""
-        prefix = "warning: " if self.severity == WARNING else ""
-        return f"{self.file}:{self.line}:{self.column}: {self.path}: {prefix}{self.message}{hint}"
+        d = self.shown()
+        hint = f" [hint: {d.hint}]" if d.hint else ""
+        prefix = "warning: " if d.severity == WARNING else ""
+        return f"{d.file}:{d.line}:{d.column}: {d.path}: {prefix}{d.message}{hint}"
 
     def github(self) -> str:
-        # GitHub workflow command; '%', CR and LF must be escaped in the message.
-        message = f"{self.path}: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
-        message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return f"::{self.severity} file={self.file},line={self.line},col={self.column}::{message}"
+        # A GitHub workflow command: '%', CR and LF escaped in the message, and ',' and ':' too in a property.
+        d = self.shown()
+        message = f"{d.path}: {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+        return f"::{d.severity} file={_property(d.file)},line={d.line},col={d.column}::{_data(message)}"
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 class BuildFailed(Exception):

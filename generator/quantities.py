@@ -19,9 +19,39 @@ def parse(value: str | int | float) -> Decimal:
     if not match:
         raise ValueError(f"not a quantity: {value!r}")
     number, suffix = Decimal(match["num"]), match["suffix"] or ""
-    if suffix[:1] in ("e", "E"):
+    if suffix not in _SUFFIX:            # an exponent: e3, E-2 ('E' and 'Ei' are suffixes)
         return number * Decimal(10) ** int(suffix[1:])
     return number * Decimal(_SUFFIX[suffix])
+
+
+# Kubernetes holds a quantity as an int64 count of milli-units (Quantity.MilliValue): what does not fit, or is
+# finer than 1m, is not the value a cluster would use.
+MAX_MILLI = 2**63 - 1
+
+
+def problem(value: str | int | float) -> str | None:
+    """Why a quantity (one the schema's pattern accepts) cannot be held by Kubernetes, or None when it can."""
+    match = _QUANTITY.match(str(value))
+    if not match:
+        return None                      # not a quantity at all: the schema's pattern says so
+    suffix = match["suffix"] or ""
+    if suffix not in _SUFFIX and len(suffix.lstrip("eE+-")) > 3:
+        return f"{_short(value)} is out of range: Kubernetes quantities are int64 milli-units"
+    try:
+        milli = parse(value) * 1000
+    except ArithmeticError:
+        return f"{_short(value)} is out of range: Kubernetes quantities are int64 milli-units"
+    if milli > MAX_MILLI:
+        return (f"{_short(value)} is too large: Kubernetes holds quantities as int64 milli-units, at most "
+                f"{MAX_MILLI // 1000} (about 8 Pi)")
+    if milli != milli.to_integral_value():
+        return f"{_short(value)} is finer than Kubernetes' smallest unit of a quantity, 1m (one thousandth)"
+    return None
+
+
+def _short(value: str | int | float) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def canonical(value: str | int | float) -> str:

@@ -6,17 +6,18 @@ A use case either returns its result or raises BuildFailed with every problem fo
 
 from __future__ import annotations
 
-import shutil
+import os
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Callable, Iterable, Sequence, TextIO
 
 from .diagnostics import WARNING, BuildFailed, Diagnostic, errors_in
 from .inputs import sources
 from .inputs.load import parse
 from .inputs.reader import Reader
 from .model import ResolvedEnvironment, Workload
-from .render import cluster_rules, emit, facts_of, fingerprint, render_environment
+from .render import cluster_rules, commit, emit, facts_of, fingerprint, render_environment
 from .render.cache import BuildCache
 from .render.crd_schemas import Converted, convert, schema_text
 from .render.verify import kubeconform, verify_file
@@ -76,36 +77,79 @@ def _out_environments(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) if out.is_dir() else []
 
 
+LOCK_FILE = Path(".nimgen") / "build.lock"
+LOCK_TIMEOUT = 600.0                            # seconds a build waits for another one (NIMGEN_LOCK_TIMEOUT)
+READ_ATTEMPTS = 20
+
+
 @dataclass
 class Built:
     compiled: Compiled
     changed: int                                # environment folders written or removed
 
 
-def build(root: Path, only: list[str] | None = None, use_cache: bool = True) -> Built:
-    """Render out/<env>/ for the selected environments; out/ changes only when the whole build verified."""
-    compiled = compile_all(root, only, use_cache=use_cache)
-    out = root / "out"
-    changed = 0
-    for env, files in compiled.files.items():
-        if emit.read_tree(out / env) != {k: v.encode() for k, v in files.items()}:
-            emit.write_tree(files, out / env)
-            changed += 1
-    if not only:  # a full build also removes environments that no longer exist
-        for stale in _out_environments(out):
-            if stale not in compiled.files:
-                shutil.rmtree(out / stale)
-                changed += 1
-    return Built(compiled, changed)
+def build(root: Path, only: list[str] | None = None, use_cache: bool = True,
+          on_wait: Callable[[str], None] | None = None) -> Built:
+    """Render out/<env>/ for the selected environments; out/ changes only when the whole build verified, and then
+    in one atomic switch of every environment (render/commit.py: the protocol, and what a kill leaves). One build
+    runs at a time: a second one waits for the build lock (on_wait tells why) up to LOCK_TIMEOUT seconds."""
+    with commit.build_lock(root, root / LOCK_FILE, _lock_timeout(), on_wait):
+        target = commit.out_target(root)
+        commit.recover(root, target)
+        compiled = compile_all(root, only, use_cache=use_cache)
+        commit.check_environments(root, target, sorted(compiled.files))
+        current = _read_out(target, compiled.files)
+        write = {env: files for env, files in compiled.files.items()
+                 if current.get(env) != {k: v.encode() for k, v in files.items()}}
+        # a full build also removes environments that no longer exist
+        drop = set() if only else {env for env in current if env not in compiled.files}
+        if write or drop:
+            commit.commit(root, target, write, drop)
+    return Built(compiled, len(write) + len(drop))
 
 
-def diff_out(root: Path) -> list[Difference]:
-    """Every difference between out/ and a fresh build (for check and plan)."""
-    compiled = compile_all(root)
-    out = root / "out"
+def _lock_timeout() -> float:
+    try:
+        return float(os.environ.get("NIMGEN_LOCK_TIMEOUT", LOCK_TIMEOUT))
+    except ValueError:
+        return LOCK_TIMEOUT
+
+
+def diff_out(root: Path, trust_cache: bool = True) -> list[Difference]:
+    """Every difference between out/ and a fresh build. `plan` (what a build would change) reads the build cache
+    as the build does: only entries whose integrity seal matches (render/cache.py). `check` is the independent
+    verdict that out/ is what the inputs produce, so it renders everything afresh and trusts no cache entry."""
+    compiled = compile_all(root, use_cache=trust_cache)
     fresh = {env: {k: v.encode() for k, v in files.items()} for env, files in compiled.files.items()}
-    current = {env: emit.read_tree(out / env) for env in set(_out_environments(out)) | set(fresh)}
-    return differences(fresh, current)
+    return differences(fresh, _read_out(root / "out", fresh))
+
+
+def _read_out(out: Path, envs: Iterable[str]) -> dict[str, dict[str, bytes]]:
+    """out/<env>/ of every environment folder in out/ and of envs, read as one state of out/: a build commits by
+    replacing the whole out/ folder at once (render/commit.py), so a read that saw it replaced is read again."""
+    for _ in range(READ_ATTEMPTS):
+        before = _identity(out)
+        try:
+            found = {env: emit.read_tree(out / env) for env in sorted(set(_out_environments(out)) | set(envs))}
+        except (FileNotFoundError, NotADirectoryError):
+            found = None                        # replaced while listing it
+        except OSError as exc:
+            shown = Path(exc.filename).name if exc.filename else "out"
+            raise BuildFailed([Diagnostic("out", 1, 1, "$", f"cannot read out/ ({shown}): {exc.strerror or exc}",
+                                          "make out/ readable")]) from None
+        if found is not None and _identity(out) == before:
+            return found
+        time.sleep(0.05)
+    raise BuildFailed([Diagnostic("out", 1, 1, "$", "out/ kept changing while nimgen read it",
+                                  "another nimgen build is committing: try again when it has finished")])
+
+
+def _identity(out: Path) -> tuple[int, int, int] | None:
+    try:
+        found = os.stat(out)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino, found.st_ctime_ns
 
 
 def validate(root: Path, only: list[str] | None = None) -> Compiled:

@@ -63,9 +63,11 @@ def main() -> None:
         one = timed(root, "build", "--env", "dev")
         timed(root, "build")  # the other environments too, so that check compares a complete out/
         check = timed(root, "check")
+        plan = timed(root, "plan")
         validate = timed(root, "validate", "--env", "dev")
     rows = [("cold build (empty cache)", cold), ("warm build (nothing changed)", warm),
-            ("build after editing one workload", one), ("check (all environments)", check),
+            ("build after editing one workload", one), ("check (all environments, no cache)", check),
+            ("plan (all environments, sealed cache)", plan),
             ("validate only (load, validate, resolve)", validate)]
     print(f"{args.workloads} workloads in environment dev; seconds and ratio to the cold build, one run:")
     for label, seconds in rows:

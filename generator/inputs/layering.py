@@ -1,8 +1,9 @@
 """Layering: an environment's file merged over the base file of the same relative path.
 
-Maps merge key by key; lists, scalars and the one-of choices in CHOICES replace. Positions travel with the
-values, so an error in the merged document still points at the file and line that wrote the offending value, and `explain` can say where each
-value came from. Validation runs on the merged document: an environment override alone is usually partial.
+Maps merge key by key; lists, scalars and the one-of choices (CHOICES, CHOICES_BY_KIND) replace. Positions travel
+with the values, so an error in the merged document still points at the file and line that wrote the offending value,
+and `explain` can say where each value came from. Validation runs on the merged document: an environment override
+alone is usually partial (the reader validates a gallery override merged over the shared entry it overrides, too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from .load import Document, PathKey
 # switches a base workload from `store: {ngc: ...}` to `store: {pvc: ...}` means the switch, not both.
 # (spec.model stays a map that merges: bumping only `version` per environment is the common override.)
 CHOICES = {("spec", "profile"), ("spec", "store")}
+# The same rule for the other kinds: a DataSource's spec is one of pvc or existingClaim, so an environment's
+# override of a data source restates its spec.
+CHOICES_BY_KIND = {"DataSource": {("spec",)}}
+
+
+def choices_of(doc: Document) -> set[PathKey]:
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    return CHOICES_BY_KIND.get(kind, CHOICES) if isinstance(kind, str) else CHOICES
 
 
 def _under(path: PathKey, prefix: PathKey) -> bool:
@@ -22,6 +31,7 @@ def _under(path: PathKey, prefix: PathKey) -> bool:
 
 
 def merge(base: Document, over: Document) -> Document:
+    choices = choices_of(base)
     positions = dict(base.positions)
     key_positions = dict(base.key_positions)
 
@@ -31,7 +41,7 @@ def merge(base: Document, over: Document) -> Document:
                 del table[stale]
 
     def walk(left: Any, right: Any, path: PathKey) -> Any:
-        if isinstance(left, dict) and isinstance(right, dict) and path not in CHOICES:
+        if isinstance(left, dict) and isinstance(right, dict) and path not in choices:
             result = dict(left)
             for key, value in right.items():
                 child = path + (key,)

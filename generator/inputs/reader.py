@@ -8,8 +8,8 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, errors_in
 from . import sources
 from .layering import merge
-from .load import Document, load_file
-from .secrets import scan_for_secrets
+from .load import Document, display_path, load_file
+from .secrets import scan_for_secrets, scan_path
 from .validate import validate_document
 
 GalleryDocuments = dict[str, dict[str, Document]]   # kind -> name -> document
@@ -37,7 +37,9 @@ class Reader:
 
     def file(self, path: Path) -> Document | None:
         if path not in self._parsed:
-            doc, problems = load_file(path, self.root)
+            shown = display_path(path, self.root)
+            refused = scan_path(shown)
+            doc, problems = (None, refused) if refused else load_file(path, self.root, shown)
             self.problems.extend(problems)
             if doc is not None:
                 self.problems.extend(scan_for_secrets(doc))
@@ -57,16 +59,15 @@ class Reader:
         self.problems.extend(problems)
         if errors_in(problems):
             # remember the name, so references to it do not also report 'unknown ...'
-            meta = doc.data.get("metadata")
-            name = meta.get("name") if isinstance(meta, dict) else None
-            if isinstance(name, str):
+            name = _name_of(doc)
+            if name is not None:
                 self.invalid.add((expected_kind or str(doc.data.get("kind")), name))
             return None
         return doc
 
     def shared_gallery(self) -> GalleryDocuments:
         entries: GalleryDocuments = {kind: {} for kind in sources.GALLERY_DIRS.values()}
-        for path in sources.gallery_files(self.root):
+        for path in sources.gallery_files(self.root, self.problems):
             kind = sources.GALLERY_DIRS[path.relative_to(self.root / "templates").parts[0]]
             doc = self.validated(self.file(path), kind)
             if doc is not None:
@@ -82,13 +83,23 @@ class Reader:
 
     def environment(self, env: str, shared: GalleryDocuments) -> InputSet:
         inputs = InputSet(gallery={kind: dict(entries) for kind, entries in shared.items()}, invalid=self.invalid)
-        for layer in sources.environment_layers(self.root, env):
+        if sources.unreadable_name(env):
+            self.problems.append(Diagnostic(f"environments/{env}", 1, 1, "$", "an environment folder name with a "
+                                            "control character or bytes that are not UTF-8", "rename the folder"))
+            return inputs
+        for layer in sources.environment_layers(self.root, env, self.problems):
             doc = self.layer(layer)
             if doc is None:
                 continue
             if doc.data.get("enabled") is False:
                 continue  # an environment drops an input inherited from base
-            doc = self.validated(doc, sources.expected_kind(layer.relpath))
+            expected = sources.expected_kind(layer.relpath)
+            gallery = inputs.gallery.get(expected) if expected in sources.GALLERY_DIRS.values() else None
+            name = _name_of(doc)
+            if gallery is not None and name in gallery:
+                # a gallery override: merged over the shared entry of the same name, then validated as a whole
+                doc = merge(gallery[name], doc)
+            doc = self.validated(doc, expected)
             if doc is None:
                 continue
             kind = doc.data["kind"]
@@ -98,12 +109,18 @@ class Reader:
                 inputs.projects.append(doc)
             elif kind == "InferenceWorkload":
                 inputs.workloads.append(doc)
-            else:  # a gallery override: merged over the shared entry of the same name
-                name = doc.data["metadata"]["name"]
-                table = inputs.gallery[kind]
-                table[name] = merge(table[name], doc) if name in table else doc
-        if inputs.environment is None and not any(p.file.startswith(f"environments/{env}/") for p in self.problems):
+            else:
+                inputs.gallery[kind][doc.data["metadata"]["name"]] = doc
+        folder = f"environments/{env}"
+        if inputs.environment is None and not any(p.file == folder or p.file.startswith(folder + "/")
+                                                  for p in self.problems):
             self.problems.append(Diagnostic(f"environments/{env}/{sources.ENVIRONMENT_FILE}", 1, 1, "$",
                                             f"environment {env} has no environment.yaml",
                                             "every folder under environments/ (except base) is an environment"))
         return inputs
+
+
+def _name_of(doc: Document) -> str | None:
+    meta = doc.data.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else None

@@ -2,13 +2,23 @@
 
 Every error of every document is reported, each at the file/line/column that wrote the offending value.
 Schemas may carry two annotations of ours: `x-message` (a clearer message, formatted with {value}) and
-`x-hint` (what to write instead). jsonschema does the validating; this module only translates its errors.
+`x-hint` (what to write instead). jsonschema does the validating; this module only translates its errors, and
+adds what JSON Schema cannot say:
+
+- `number` means a finite number: .inf, -.inf and .nan are refused wherever a number is accepted;
+- `x-quantity`: a Kubernetes quantity that fits Kubernetes' int64 milli-units (quantities.problem);
+- `x-kubernetes-version`: a version nimgen bundles Kubernetes schemas for (kubernetes-validate's versions);
+- `x-max-total-bytes`: the size of a mapping's keys and values together (the API server accepts 256 KiB of
+  annotations per object; the schema leaves room for nimgen's own).
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,6 +26,7 @@ from typing import Any, Iterable
 import jsonschema
 from referencing import Registry, Resource
 
+from .. import quantities
 from ..diagnostics import Diagnostic
 from .load import Document
 
@@ -41,10 +52,60 @@ def _registry() -> Registry:
 
 
 @lru_cache(maxsize=None)
+def kubernetes_versions() -> tuple[int, int] | None:
+    """The oldest and newest Kubernetes minor versions (1.x) kubernetes-validate bundles schemas for, which the
+    verify stage checks rendered objects against; None when the package is not installed."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema"
+    minors = sorted({int(m[1]) for p in (folder.iterdir() if folder.is_dir() else ())
+                     if (m := re.match(r"^v1\.([0-9]+)\.", p.name))})
+    return (minors[0], minors[-1]) if minors else None
+
+
+def _finite_number(checker: Any, instance: Any) -> bool:
+    return (isinstance(instance, (int, float)) and not isinstance(instance, bool)
+            and (not isinstance(instance, float) or math.isfinite(instance)))
+
+
+def _quantity(validator: Any, enabled: Any, instance: Any, schema: Any) -> Iterable[jsonschema.ValidationError]:
+    if enabled and isinstance(instance, (str, int, float)) and not isinstance(instance, bool):
+        problem = quantities.problem(instance)
+        if problem:
+            yield jsonschema.ValidationError(problem)
+
+
+def _kubernetes_version(validator: Any, enabled: Any, instance: Any, schema: Any) -> Iterable[jsonschema.ValidationError]:
+    bundled = kubernetes_versions()
+    match = re.fullmatch(r"1\.([0-9]{1,4})", instance) if isinstance(instance, str) else None
+    if enabled and bundled and match and not bundled[0] <= int(match[1]) <= bundled[1]:
+        yield jsonschema.ValidationError(
+            f"Kubernetes {instance} is outside the versions nimgen has schemas for (1.{bundled[0]} to 1.{bundled[1]})")
+
+
+def _max_total_bytes(validator: Any, limit: Any, instance: Any, schema: Any) -> Iterable[jsonschema.ValidationError]:
+    if isinstance(instance, dict):
+        size = sum(len(k.encode("utf-8", "surrogatepass")) + (len(v.encode("utf-8", "surrogatepass"))
+                                                              if isinstance(v, str) else 0)
+                   for k, v in instance.items())
+        if size > limit:
+            yield jsonschema.ValidationError(f"keys and values total {size} bytes, more than the {limit} bytes "
+                                             f"({limit // 1024} KiB) nimgen accepts here")
+
+
+OWN_KEYWORDS = {"x-quantity": _quantity, "x-kubernetes-version": _kubernetes_version,
+                "x-max-total-bytes": _max_total_bytes}
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, validators=OWN_KEYWORDS,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number))
+
+
+@lru_cache(maxsize=None)
 def validator_for(kind: str) -> jsonschema.protocols.Validator:
     schema = json.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, registry=_registry())
+    return Validator(schema, registry=_registry())
 
 
 def validate_document(doc: Document, expected_kind: str | None = None) -> list[Diagnostic]:
@@ -59,9 +120,12 @@ def validate_document(doc: Document, expected_kind: str | None = None) -> list[D
                                "start every input with 'apiVersion: nimgen.dev/v1alpha1'",
                                key=found is None)]
     kind = data.get("kind")
-    if kind not in SCHEMA_FILES:
-        return [doc.diagnostic(("kind",), f"unknown kind {kind!r}",
-                               f"one of: {', '.join(sorted(SCHEMA_FILES))}")]
+    if "kind" not in data:
+        return [doc.diagnostic(("kind",), "missing required field 'kind'", f"one of: {', '.join(sorted(SCHEMA_FILES))}",
+                               key=True)]
+    if not isinstance(kind, str) or kind not in SCHEMA_FILES:
+        found = f"unknown kind {kind!r}" if isinstance(kind, str) else f"kind must be a string, found {_found(kind)}"
+        return [doc.diagnostic(("kind",), found, f"one of: {', '.join(sorted(SCHEMA_FILES))}")]
     if expected_kind and kind != expected_kind:
         return [doc.diagnostic(("kind",), f"kind {kind} does not belong here: this folder holds {expected_kind}")]
     problems: list[Diagnostic] = []
@@ -77,6 +141,10 @@ def _hint(schema: Any) -> str | None:
 def _translate(doc: Document, error: jsonschema.ValidationError) -> Iterable[Diagnostic]:
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
+    if isinstance(error.instance, float) and not math.isfinite(error.instance):
+        yield doc.diagnostic(path, f"found {_special(error.instance)}: nimgen accepts only finite numbers",
+                             "write a number such as 8 or 0.5 (.inf, -.inf and .nan are not numbers Kubernetes takes)")
+        return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(schema.get("properties", {}))
         extras = [k for k in error.instance if k not in schema.get("properties", {})]
@@ -87,18 +155,18 @@ def _translate(doc: Document, error: jsonschema.ValidationError) -> Iterable[Dia
         return
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        yield doc.diagnostic(path + (missing,), f"missing required field '{missing}'",
-                             _hint(schema.get("properties", {}).get(missing)), key=True)
+        message = _format(schema.get("x-message", "missing required field '{value}'"), missing)
+        yield doc.diagnostic(path + (missing,), message,
+                             _hint(schema.get("properties", {}).get(missing)) or _hint(schema), key=True)
         return
     if error.validator in ("oneOf", "anyOf", "minProperties", "maxProperties") and "x-message" not in schema:
         best = jsonschema.exceptions.best_match(error.context) if error.context else None
         if best is not None:
             yield from _translate(doc, best)
             return
-    if error.validator == "propertyNames":
-        # the bad key itself is the instance of the failing sub-error
-        for sub in error.context or [error]:
-            yield doc.diagnostic(path + (sub.instance,), _message(sub, sub.instance), _hint(sub.schema), key=True)
+    if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+        # a mapping key breaks the rule for keys: the instance is the key, reported where the key is written
+        yield doc.diagnostic(path + (error.instance,), _message(error, error.instance), _hint(schema), key=True)
         return
     yield doc.diagnostic(path, _message(error, error.instance), _hint(schema) or _parent_hint(error))
 
@@ -108,19 +176,37 @@ def _message(error: jsonschema.ValidationError, value: Any) -> str:
     template = schema.get("x-message")
     if template is None and error.parent is not None and isinstance(error.parent.schema, dict):
         template = error.parent.schema.get("x-message")
+    if error.validator in OWN_KEYWORDS:
+        return error.message
     if template:
-        return template.format(value=value)
+        return _format(template, value)
     if error.validator == "type":
-        found = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-                 float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"must be {_article(expected)}, found {found} ({json.dumps(value, default=str)})"
+        return f"must be {_article(expected)}, found {_found(value)}"
     if error.validator == "enum":
         return f"{value!r} is not one of: {', '.join(map(str, error.validator_value))}"
     if error.validator == "const":
         return f"must be {error.validator_value!r}, found {value!r}"
     return error.message
+
+
+def _format(template: str, value: Any) -> str:
+    """An x-message with {value} or {value!r} filled in (other braces are text: no str.format)."""
+    if isinstance(value, str) and len(value) > 100:
+        value = value[:97] + "..."
+    return template.replace("{value!r}", repr(value)).replace("{value}", str(value))
+
+
+def _found(value: Any) -> str:
+    kind = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    shown = json.dumps(value, default=str)
+    return f"{kind} ({shown if len(shown) <= 80 else shown[:77] + '...'})"
+
+
+def _special(value: float) -> str:
+    return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
 
 
 def _article(expected: str) -> str:

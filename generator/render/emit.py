@@ -1,4 +1,4 @@
-"""Stage 5, emit: deterministic YAML text, and the atomic swap of a verified tree into out/.
+"""Stage 5, emit: deterministic YAML text (render/commit.py switches a verified tree into out/).
 
 Same objects -> same bytes: keys in a fixed order (apiVersion, kind, metadata, then name-like keys, then the
 rest sorted), documents in the order given, LF endings, a trailing newline, strings YAML 1.1 would misread
@@ -7,9 +7,6 @@ quoted (PyYAML's resolver is YAML 1.1, so it quotes 'yes', 'on', '1.10' and the 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,33 +52,8 @@ def header(*sources: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tree(files: dict[str, str], target: Path) -> None:
-    """Write files into a fresh temporary folder beside `target` (same filesystem), then swap it in."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
-    try:
-        for relpath, text in files.items():
-            path = staging / relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text.encode("utf-8"))
-        os.chmod(staging, 0o755)
-        swap(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def swap(staging: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, old)
-    os.rename(staging, target)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def read_tree(folder: Path) -> dict[str, bytes]:
+    """The files of an out/<env>/ folder (relative path -> bytes); names starting with a dot are not content."""
     if not folder.is_dir():
         return {}
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))

@@ -1,4 +1,5 @@
-"""Diagnostics as text, JSON or GitHub workflow annotations."""
+"""Diagnostics as text, JSON or GitHub workflow annotations; every format prints them made safe (control
+characters escaped, NGC keys redacted: see Diagnostic.shown)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..diagnostics import Diagnostic
 def render(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
     ordered = sorted(diagnostics)
     if fmt == "json":
-        return json.dumps([asdict(d) for d in ordered], indent=2) + "\n"
+        return json.dumps([asdict(d.shown()) for d in ordered], indent=2) + "\n"
     if fmt == "github":
         return "".join(d.github() + "\n" for d in ordered)
     return "".join(d.text() + "\n" for d in ordered)
