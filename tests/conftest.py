@@ -20,6 +20,24 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "repo"
 SHARED = PROJECT.parent / "shared"
 UPSTREAM_SCHEMAS = SHARED / "crds" / "jsonschema"
 
+# A complete, valid new workload for the fixture's prod environment: the starting point of the bad-input tests,
+# which change one line of it (their expected line and column numbers count from this text).
+NEW_WORKLOAD = "environments/prod/workloads/x.yaml"
+VALID_WORKLOAD = """\
+apiVersion: nimgen.dev/v1alpha1
+kind: InferenceWorkload
+metadata:
+  name: x
+  project: research
+spec:
+  model: {nim: meta/llama-3.1-8b-instruct, version: "1.1.2"}
+  profile: {name: vllm-fp16-tp1}
+  access: {type: clusterLocal}
+  store: {uri: "s3://a/b"}
+  compute: {template: small}
+  scaling: {minReplicas: 1, maxReplicas: 1}
+"""
+
 
 @dataclass
 class Result:

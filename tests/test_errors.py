@@ -14,24 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURE, run, snapshot
+from conftest import FIXTURE, NEW_WORKLOAD, VALID_WORKLOAD, run, snapshot
 
 # A complete, valid new workload for prod; most cases change one line of it (line numbers shown on the right).
-NEW = "environments/prod/workloads/x.yaml"
-VALID = textwrap.dedent("""\
-    apiVersion: nimgen.dev/v1alpha1
-    kind: InferenceWorkload
-    metadata:
-      name: x
-      project: research
-    spec:
-      model: {nim: meta/llama-3.1-8b-instruct, version: "1.1.2"}
-      profile: {name: vllm-fp16-tp1}
-      access: {type: clusterLocal}
-      store: {uri: "s3://a/b"}
-      compute: {template: small}
-      scaling: {minReplicas: 1, maxReplicas: 1}
-    """)
+NEW = NEW_WORKLOAD
+VALID = VALID_WORKLOAD
 #   line 4: "  name: x"                      value at col 9
 #   line 5: "  project: research"            value at col 12
 #   line 7: "  model: {nim: ..., version: "  version value at col 53

@@ -25,7 +25,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import fuzz_mutations as fm  # noqa: E402
-from conftest import PROJECT, make_repo, run, snapshot  # noqa: E402
+from conftest import NEW_WORKLOAD, PROJECT, VALID_WORKLOAD, make_repo, run, snapshot  # noqa: E402
 
 TOTAL = int(os.environ.get("NIMGEN_FUZZ_EXAMPLES", "2010"))
 BUILDS = int(os.environ.get("NIMGEN_FUZZ_BUILDS", "32"))
@@ -160,21 +159,8 @@ def test_build_survives(built_fuzz_repo: fm.FuzzRepo, part: str, data) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # explicit cases
 
-VALID = textwrap.dedent("""\
-    apiVersion: nimgen.dev/v1alpha1
-    kind: InferenceWorkload
-    metadata:
-      name: x
-      project: research
-    spec:
-      model: {nim: meta/llama-3.1-8b-instruct, version: "1.1.2"}
-      profile: {name: vllm-fp16-tp1}
-      access: {type: clusterLocal}
-      store: {uri: "s3://a/b"}
-      compute: {template: small}
-      scaling: {minReplicas: 1, maxReplicas: 1}
-    """)
-NEW = "environments/prod/workloads/x.yaml"
+VALID = VALID_WORKLOAD
+NEW = NEW_WORKLOAD
 
 
 def _limits() -> None:

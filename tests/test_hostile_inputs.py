@@ -19,27 +19,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT, run, snapshot
+from conftest import NEW_WORKLOAD, PROJECT, VALID_WORKLOAD, run, snapshot
 from generator.diagnostics import Diagnostic
 from generator.inputs.load import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 from generator.inputs.validate import kubernetes_versions
 from generator.report.diagnostics import render
 
-NEW = "environments/prod/workloads/x.yaml"
-VALID = textwrap.dedent("""\
-    apiVersion: nimgen.dev/v1alpha1
-    kind: InferenceWorkload
-    metadata:
-      name: x
-      project: research
-    spec:
-      model: {nim: meta/llama-3.1-8b-instruct, version: "1.1.2"}
-      profile: {name: vllm-fp16-tp1}
-      access: {type: clusterLocal}
-      store: {uri: "s3://a/b"}
-      compute: {template: small}
-      scaling: {minReplicas: 1, maxReplicas: 1}
-    """)
+NEW = NEW_WORKLOAD
+VALID = VALID_WORKLOAD
 NGC_KEY = "nvapi-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijklmnopqrstuvwx"
 ENVIRONMENT = "environments/prod/environment.yaml"
 FIXTURE_ENV = textwrap.dedent("""\
