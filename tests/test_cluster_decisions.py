@@ -241,3 +241,14 @@ def test_each_environment_lists_what_its_cluster_must_run(repo: Path):
 def test_the_out_readme_lists_the_prerequisites(built_once: Path):
     text = (built_once / "out/staging/README.md").read_text()
     assert "## What the cluster must run" in text and "| scale from zero | the KEDA HTTP add-on" in text
+
+
+def test_a_mesh_download_before_native_sidecars_is_refused(repo: Path):
+    path = repo / "environments/staging/environment.yaml"
+    path.write_text(path.read_text() + '  kubernetesVersion: "1.28"\n')
+    write_workload(repo, "staging", "fetch", {**SPEC, "store": {"uri": "s3://b/m"}, "access": {"type": "authenticated"}})
+    errors = errors_of(repo, "staging")
+    # the new workload, and the batch workload of research (meshed by its groups workload), both download so
+    assert sorted(e.split(":")[0] for e in errors) == ["environments/base/workloads/llama-8b-batch.yaml",
+                                                       "environments/staging/workloads/fetch.yaml"]
+    assert all("spec.store.uri" in e and "Kubernetes 1.28 does not run by default" in e for e in errors)

@@ -67,6 +67,12 @@ def pod_annotations(env: Environment, meshed: bool, uses_storage_initializer: bo
     return ()
 
 
+def native_sidecars(env: Environment) -> bool:
+    """Kubernetes runs init containers with restartPolicy Always (native sidecars) by default from 1.29."""
+    major, minor = (int(x) for x in env.kubernetes_version.split(".")[:2])
+    return (major, minor) >= (1, 29)
+
+
 def peer_policy(workload: str, meshed: bool, ports: tuple[int, ...]) -> PeerPolicy | None:
     if not meshed:
         return None

@@ -40,6 +40,12 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
                   f"'<name>{suffix}', which must fit in {naming.MAX_NAME}",
                   f"use at most {longest} characters for a {'Knative' if knative else 'Standard'}-mode workload")
     access = resolve_access(ctx, knative)
+    pod_annotations = mesh.pod_annotations(env, traits.meshed, isinstance(storage.store if storage else None, Uri))
+    if mesh.NATIVE_SIDECAR in pod_annotations and not mesh.native_sidecars(env):
+        ctx.error(("spec", "store", "uri"), f"in namespace {project.namespace} (in the mesh for token access) the "
+                  f"storage initializer downloads through an Istio proxy, which must start first: a native sidecar, "
+                  f"which Kubernetes {env.kubernetes_version} does not run by default",
+                  "use Kubernetes 1.29 or later, a pvc or ngc store, or keep token workloads in another project")
     placement = resolve_placement(ctx, pools, spec)
     if ctx.failed or ref is None or decision is None or compute is None or storage is None:
         return None, ctx.problems
@@ -49,7 +55,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
         ctx.name, annotations(env, own, scaling, knative, decision, ref.model, ref.version),
         visibility_labels(access), ref.image, decision, compute, storage, scaling, knative, placement, pulls,
         pod_labels=placement.pod_labels,
-        pod_annotations=labels_of(dict(mesh.pod_annotations(env, traits.meshed, isinstance(storage.store, Uri)))))
+        pod_annotations=labels_of(dict(pod_annotations)))
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
