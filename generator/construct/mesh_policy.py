@@ -33,7 +33,8 @@ class JwtPolicyConstruct(Construct):
         caller: dict = {"from": [{"source": {"requestPrincipals": ["*"]}}]}
         if jwt.claim is not None:
             caller["when"] = [{"key": f"request.auth.claims[{jwt.claim.claim}]", "values": list(jwt.claim.values)}]
-        # A plain-text peer has no namespace, so notNamespaces matches it; the gateway (in the mesh) is refused.
+        # A plain-text peer has no namespace: Istio compares the mTLS-only namespace field to an empty value
+        # (istio.io ISTIO-SECURITY-2021-003), so notNamespaces matches it; the gateway (mTLS, in the mesh) does not.
         scrape = {"from": [{"source": {"notNamespaces": list(jwt.open_paths_not_from)}}],
                   "to": [{"operation": {"methods": ["GET"], "paths": list(jwt.open_paths)}}]}
         rules = [caller, scrape]
