@@ -134,15 +134,13 @@ def explain(ctx: click.Context, env: str, workload: str, project: str | None) ->
 def verify(ctx: click.Context, envs: tuple[str, ...], locations: tuple[Path, ...]) -> None:
     """Verify the committed out/ against the Kubernetes schemas, nimgen's CRD schemas, each schema location and
     the cluster rules (what a cluster would not run as intended)."""
-    problems = usecases.verify_out(ctx.obj["root"], list(envs) or None, list(locations))
-    if errors_in(problems):
-        raise BuildFailed(problems)
-    _warn(ctx, problems)
-    found = usecases.out_objects(ctx.obj["root"], list(envs) or None)
-    objects = sum(len(objs) for files in found.values() for objs in files.values())
+    verified = usecases.verify_out(ctx.obj["root"], list(envs) or None, list(locations))
+    if errors_in(verified.problems):
+        raise BuildFailed(verified.problems)
+    _warn(ctx, verified.problems)
     extra = f", {len(locations)} schema location(s)" if locations else ""
-    click.echo(f"nimgen verify: {objects} object(s) in {len(found)} environment(s) pass the Kubernetes schemas, "
-               f"nimgen's CRD schemas{extra} and the cluster rules")
+    click.echo(f"nimgen verify: {verified.objects} object(s) in {verified.environments} environment(s) pass the "
+               f"Kubernetes schemas, nimgen's CRD schemas{extra} and the cluster rules")
 
 
 @main.command("crd-schemas")

@@ -219,36 +219,27 @@ def out_manifests(root: Path, envs: list[str] | None = None) -> dict[str, dict[s
     return found
 
 
-def out_objects(root: Path, envs: list[str] | None = None) -> dict[str, dict[str, list[dict]]]:
-    """The objects of out/<env>/: {env: {relpath: [objects]}} (see out_manifests)."""
-    return {env: {relpath: m.objects for relpath, m in files.items()}
-            for env, files in out_manifests(root, envs).items()}
-
-
 def _read_manifest(path: Path, shown: str) -> tuple[Manifest | None, list[Diagnostic]]:
     """Objects are the documents after '---' lines, as emit writes them; only comments may come before."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Diagnostic(shown, 1, 1, "$", f"cannot read file: {exc}")]
-    lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if line == "---"]
+    found_documents = emit.documents(text)
     problems = []
-    preamble = lines[:starts[0]] if starts else lines
+    preamble = text.split("\n")[:found_documents[0][0] - 2] if found_documents else text.split("\n")
     for number, line in enumerate(preamble, 1):
         if not _blank(line):
             problems.append(Diagnostic(shown, number, 1, "$", "content before the first '---' line",
                                        "out/ files start every object with a line '---'"))
             break
     objects = []
-    for index, start in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else len(lines)
-        chunk = "\n".join(lines[start + 1:end]) + "\n"
-        if all(_blank(line) for line in lines[start + 1:end]):
-            problems.append(Diagnostic(shown, start + 1, 1, "$", "empty document after '---'"))
+    for first, chunk in found_documents:
+        if all(_blank(line) for line in chunk.split("\n")):
+            problems.append(Diagnostic(shown, first - 1, 1, "$", "empty document after '---'"))
             continue
         doc, found = parse(chunk, shown)
-        problems.extend(replace(d, line=d.line + start + 1) for d in found)
+        problems.extend(replace(d, line=d.line + first - 1) for d in found)
         if doc is not None:
             objects.append(doc.data)
     return (Manifest(text, objects) if not errors_in(problems) else None), problems
@@ -258,10 +249,17 @@ def _blank(line: str) -> bool:
     return not line.strip() or line.lstrip().startswith("#")
 
 
-def verify_out(root: Path, envs: list[str] | None = None, schema_locations: Sequence[Path] = ()) -> list[Diagnostic]:
+@dataclass(frozen=True)
+class Verified:
+    problems: list[Diagnostic]                  # warnings included
+    objects: int                                # how many objects were checked
+    environments: int
+
+
+def verify_out(root: Path, envs: list[str] | None = None, schema_locations: Sequence[Path] = ()) -> Verified:
     """Every object of the committed out/<env>/ against the strict Kubernetes schemas of the environment's
-    Kubernetes version, the project's CRD schemas and each schema location (and kubeconform when on PATH).
-    Returns the problems (warnings included); raises BuildFailed when the inputs, out/ or a location is unusable."""
+    Kubernetes version, the project's CRD schemas and each schema location (and kubeconform when on PATH), and
+    the cluster rules. Raises BuildFailed when the inputs, out/ or a location is unusable."""
     locations = [Path(location) for location in schema_locations]
     problems: list[Diagnostic] = []
     for location in locations:
@@ -285,7 +283,8 @@ def verify_out(root: Path, envs: list[str] | None = None, schema_locations: Sequ
         problems.extend(kubeconform(root / "out" / env, version, f"out/{env}", locations))
         problems.extend(cluster_rules.check({r: (m.text, m.objects) for r, m in files.items()},
                                             facts_of(resolved[env]), f"out/{env}"))
-    return problems
+    objects = sum(len(m.objects) for files in manifests.values() for m in files.values())
+    return Verified(problems, objects, len(manifests))
 
 
 def crd_schemas(files: Sequence[str], out: Path, stdin: TextIO) -> Converted:

@@ -1265,14 +1265,14 @@ def verify_accepted(root: Path, secrets: Sequence[str] = ()) -> list[str]:
     """Problems of an accepted build's out/: verify (strict Kubernetes schemas, nimgen's CRD schemas and the upstream
     schemas when ../shared/crds/jsonschema exists), the API server's rules, and no NGC-key-looking string."""
     from generator.diagnostics import BuildFailed
-    from generator.usecases import out_objects, verify_out
+    from generator.usecases import out_manifests, verify_out
 
     locations = [UPSTREAM_SCHEMAS] if UPSTREAM_SCHEMAS.is_dir() else []
     found: list[str] = []
     try:
-        problems = verify_out(root, schema_locations=locations)
+        problems = verify_out(root, schema_locations=locations).problems
         found += [d.text() for d in problems if d.severity == "error"]
-        objects = out_objects(root)
+        objects = {env: {rel: m.objects for rel, m in files.items()} for env, files in out_manifests(root).items()}
     except BuildFailed as failed:
         return found + [d.text() for d in failed.diagnostics if d.severity == "error"]
     for env, files in objects.items():

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import SHARED, UPSTREAM_SCHEMAS, Result, run
 from generator.cli import main
 from generator.render.verify import verify_object
-from generator.usecases import out_objects, verify_out
+from generator.usecases import out_manifests, verify_out
 
 needs_shared = pytest.mark.skipif(not UPSTREAM_SCHEMAS.is_dir(), reason="../shared/crds/jsonschema is absent")
 
@@ -70,7 +70,7 @@ def location(tmp_path: Path, schemas: dict[str, dict]) -> Path:
 def test_verify_passes_a_fresh_build_and_counts_its_objects(built: Path):
     result = run(built, "verify")
     assert result.exit_code == 0, result.stderr
-    objects = sum(len(o) for files in out_objects(built).values() for o in files.values())
+    objects = sum(len(m.objects) for files in out_manifests(built).values() for m in files.values())
     assert objects > 10
     assert result.stdout == (f"nimgen verify: {objects} object(s) in 3 environment(s) pass the Kubernetes schemas, "
                              "nimgen's CRD schemas and the cluster rules\n")
@@ -78,11 +78,11 @@ def test_verify_passes_a_fresh_build_and_counts_its_objects(built: Path):
     assert "in 1 environment(s)" in run(built, "verify", "--env", "dev").stdout
 
 
-def test_out_objects_lists_every_manifest_but_the_kustomization(built: Path):
-    found = out_objects(built, ["prod"])
+def test_out_manifests_lists_every_manifest_but_the_kustomization(built: Path):
+    found = out_manifests(built, ["prod"])
     assert set(found) == {"prod"}
     assert "kustomization.yaml" not in found["prod"] and "cluster/queues.yaml" in found["prod"]
-    assert {o["kind"] for o in found["prod"]["cluster/queues.yaml"]} == {"Queue"}
+    assert {o["kind"] for o in found["prod"]["cluster/queues.yaml"].objects} == {"Queue"}
 
 
 @needs_shared
@@ -195,9 +195,9 @@ def test_a_hand_edited_core_object_breaks_the_strict_schema(built: Path):
 
 
 def test_verify_out_returns_diagnostics(built: Path, tmp_path: Path):
-    assert verify_out(built, None, []) == []
+    assert verify_out(built, None, []).problems == []
     folder = location(tmp_path, {"scheduling.run.ai/queue_v2.json": {"required": ["status"]}})
-    problems = verify_out(built, ["prod"], [folder])
+    problems = verify_out(built, ["prod"], [folder]).problems
     assert problems and all(p.file == "out/prod/cluster/queues.yaml" for p in problems)
 
 

@@ -15,7 +15,6 @@ adds what JSON Schema cannot say:
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import json
 import math
 import re
@@ -28,6 +27,7 @@ from referencing import Registry, Resource
 
 from .. import quantities
 from ..diagnostics import Diagnostic
+from ..kubernetes_schemas import bundled_versions
 from .load import Document
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
@@ -53,14 +53,9 @@ def _registry() -> Registry:
 
 @lru_cache(maxsize=None)
 def kubernetes_versions() -> tuple[int, int] | None:
-    """The oldest and newest Kubernetes minor versions (1.x) kubernetes-validate bundles schemas for, which the
-    verify stage checks rendered objects against; None when the package is not installed."""
-    spec = importlib.util.find_spec("kubernetes_validate")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema"
-    minors = sorted({int(m[1]) for p in (folder.iterdir() if folder.is_dir() else ())
-                     if (m := re.match(r"^v1\.([0-9]+)\.", p.name))})
+    """The oldest and newest Kubernetes minor versions (1.x) with bundled strict schemas, which the verify stage
+    checks rendered objects against; None when there are none."""
+    minors = sorted({int(v.split(".")[1]) for v in bundled_versions() if v.startswith("1.")})
     return (minors[0], minors[-1]) if minors else None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..diagnostics import Diagnostic, json_path
-from ..inputs.load import parse
+from .verify import locate
 
 GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
 ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
@@ -115,8 +115,8 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def namespaces(objects: list[Obj]) -> dict[str, dict]:
-    return {o.name: o.at("metadata", "labels") or {} for o in objects if o.kind == "Namespace"}
+def namespaces(objects: Objects) -> dict[str, dict]:
+    return {o.name: o.at("metadata", "labels") or {} for o in objects.of("Namespace")}
 
 
 def in_standard_mode(isvc: Obj) -> bool:
@@ -124,9 +124,9 @@ def in_standard_mode(isvc: Obj) -> bool:
     return mode in ("Standard", "RawDeployment")
 
 
-def predictor_pods(objects: list[Obj]) -> dict[tuple[str | None, str], Obj]:
+def predictor_pods(objects: Objects) -> dict[tuple[str | None, str], Obj]:
     """InferenceServices by (namespace, predictor Deployment name) -- the name KServe gives it."""
-    return {(o.namespace, f"{o.name}-predictor"): o for o in objects if o.kind == "InferenceService"}
+    return {(o.namespace, f"{o.name}-predictor"): o for o in objects.of("InferenceService")}
 
 
 def pod_specs(o: Obj) -> Iterator[tuple[tuple, dict]]:
@@ -143,8 +143,8 @@ def pod_specs(o: Obj) -> Iterator[tuple[tuple, dict]]:
 def istio_policy_without_proxy(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A selector-bound Istio policy is enforced by the pods' sidecars; a targetRef-bound one by a waypoint."""
     labels = namespaces(objects)
-    for o in objects:
-        if o.kind not in ISTIO_KINDS or o.namespace is None:
+    for o in (o for kind in ISTIO_KINDS for o in objects.of(kind)):
+        if o.namespace is None:
             continue
         ns = labels.get(o.namespace, {})
         if o.at("spec", "targetRefs") is not None:
@@ -205,9 +205,7 @@ def metric_without_scrape(objects: Objects, facts: EnvironmentFacts) -> Iterator
 @rule("latency-as-average")
 def latency_as_average(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """KEDA's default AverageValue divides by the target whatever the replica count: a latency must be a Value."""
-    for o in objects:
-        if o.kind != "ScaledObject":
-            continue
+    for o in objects.of("ScaledObject"):
         for i, trigger in enumerate(o.at("spec", "triggers") or []):
             if "histogram_quantile" in trigger.get("metadata", {}).get("query", "") and trigger.get("metricType") != "Value":
                 yield Violation("latency-as-average", o, ("spec", "triggers", i),
@@ -217,8 +215,8 @@ def latency_as_average(objects: Objects, facts: EnvironmentFacts) -> Iterator[Vi
 @rule("scale-to-zero-without-waking")
 def scale_to_zero_without_waking(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """At zero pods a query's series vanish and nothing holds a request: only Knative or the HTTP add-on wake."""
-    woken = {(o.namespace, o.at("spec", "scaleTargetRef", "name")) for o in objects if o.kind == "HTTPScaledObject"}
-    for o in objects:
+    woken = {(o.namespace, o.at("spec", "scaleTargetRef", "name")) for o in objects.of("HTTPScaledObject")}
+    for o in objects.of("ScaledObject") + objects.of("InferenceService"):
         if o.kind == "ScaledObject" and o.at("spec", "minReplicaCount") == 0:
             yield Violation("scale-to-zero-without-waking", o, ("spec", "minReplicaCount"),
                             f"ScaledObject {o.name} scales to zero on a query, which no request can wake")
@@ -231,8 +229,8 @@ def scale_to_zero_without_waking(objects: Objects, facts: EnvironmentFacts) -> I
 @rule("gpu-rollout-surges")
 def gpu_rollout_surges(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A surge adds a whole GPU replica per rollout: it stalls on a full quota or a ReadWriteOnce cache."""
-    for o in objects:
-        if o.kind != "InferenceService" or not in_standard_mode(o):
+    for o in objects.of("InferenceService"):
+        if not in_standard_mode(o):
             continue
         limits = [c.get("resources", {}).get("limits", {}) for c in o.at("spec", "predictor", "containers") or []]
         if not any(GPU_RESOURCE.match(k) for lim in limits for k in lim):
@@ -246,9 +244,7 @@ def gpu_rollout_surges(objects: Objects, facts: EnvironmentFacts) -> Iterator[Vi
 @rule("startup-beyond-progress-deadline")
 def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A start-up window longer than the progress deadline shows a starting workload as failed."""
-    for o in objects:
-        if o.kind != "InferenceService":
-            continue
+    for o in objects.of("InferenceService"):
         if in_standard_mode(o):
             deadline = STANDARD_PROGRESS_DEADLINE_SECONDS
         else:
@@ -279,9 +275,7 @@ def knative_data_path_blocked(objects: Objects, facts: EnvironmentFacts) -> Iter
 def job_not_ordered(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A Job's pod template is immutable and it must finish before the server starts: a PreSync hook that is
     replaced on the next sync."""
-    for o in objects:
-        if o.kind != "Job":
-            continue
+    for o in objects.of("Job"):
         annotations = o.at("metadata", "annotations") or {}
         if annotations.get("argocd.argoproj.io/hook") != "PreSync" or \
                 "BeforeHookCreation" not in annotations.get("argocd.argoproj.io/hook-delete-policy", ""):
@@ -327,13 +321,12 @@ def _allows_plain_text_get(r: dict, path: str) -> bool:
 @rule("namespace-without-pod-security")
 def namespace_without_pod_security(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Pod Security Admission applies only the levels a Namespace's labels name."""
-    for o in objects:
-        if o.kind == "Namespace":
-            labels = o.at("metadata", "labels") or {}
-            for mode in ("enforce", "warn", "audit"):
-                if f"pod-security.kubernetes.io/{mode}" not in labels:
-                    yield Violation("namespace-without-pod-security", o, ("metadata", "labels"),
-                                    f"Namespace {o.name} has no pod-security.kubernetes.io/{mode} level")
+    for o in objects.of("Namespace"):
+        labels = o.at("metadata", "labels") or {}
+        for mode in ("enforce", "warn", "audit"):
+            if f"pod-security.kubernetes.io/{mode}" not in labels:
+                yield Violation("namespace-without-pod-security", o, ("metadata", "labels"),
+                                f"Namespace {o.name} has no pod-security.kubernetes.io/{mode} level")
 
 
 @rule("deployment-mode-unknown-to-kserve")
@@ -341,9 +334,7 @@ def deployment_mode_unknown(objects: Objects, facts: EnvironmentFacts) -> Iterat
     """KServe 0.16 renamed the modes and 0.15.1 added autoscalerClass none; an older KServe silently falls back
     to its default mode for a name it does not know."""
     version = tuple(int(x) for x in facts.kserve_version.split(".")[:2])
-    for o in objects:
-        if o.kind != "InferenceService":
-            continue
+    for o in objects.of("InferenceService"):
         annotations = o.at("metadata", "annotations") or {}
         mode = annotations.get("serving.kserve.io/deploymentMode")
         known = {"Standard", "Knative", "RawDeployment", "Serverless"} if version >= (0, 16) else {"RawDeployment", "Serverless"}
@@ -357,9 +348,7 @@ def deployment_mode_unknown(objects: Objects, facts: EnvironmentFacts) -> Iterat
 
 @rule("queue-limit-below-quota")
 def queue_limit_below_quota(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
-    for o in objects:
-        if o.kind != "Queue":
-            continue
+    for o in objects.of("Queue"):
         for resource, r in (o.at("spec", "resources") or {}).items():
             quota, limit = r.get("quota", -1), r.get("limit", -1)
             if limit != -1 and quota != -1 and limit < quota:
@@ -370,7 +359,7 @@ def queue_limit_below_quota(objects: Objects, facts: EnvironmentFacts) -> Iterat
 @rule("pod-security-restricted")
 def pod_security_restricted(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Every pod nimgen writes meets Pod Security "restricted" (kubernetes.io pod-security-standards)."""
-    for o in objects:
+    for o in objects.of("InferenceService") + objects.of("Job"):
         for base, pod in pod_specs(o):
             pod_ctx = pod.get("securityContext", {})
             problems = []
@@ -419,23 +408,10 @@ def check(files: dict[str, tuple[str, list[dict]]], facts: EnvironmentFacts, sho
             if only is not None and v.obj.file not in only:
                 continue
             text = files[v.obj.file][0]
-            line, column = _locate(text, v.obj.index, v.path, f"{shown_root}/{v.obj.file}")
+            line, column = locate(text, v.obj.index, v.path, f"{shown_root}/{v.obj.file}")
             problems.append(Diagnostic(f"{shown_root}/{v.obj.file}", line, column, json_path(v.path),
                                        f"[{name}] {v.message}",
                                        f"from {sources_in(text)}; a cluster would not run this as intended: "
                                        "please report it as a nimgen bug"))
     return sorted(problems)
 
-
-def _locate(text: str, index: int, path: tuple, shown: str) -> tuple[int, int]:
-    lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if line == "---"]
-    if index >= len(starts):
-        return 1, 1
-    begin = starts[index] + 1
-    end = starts[index + 1] if index + 1 < len(starts) else len(lines)
-    doc, _ = parse("\n".join(lines[begin:end]) + "\n", shown)
-    if doc is None:
-        return begin + 1, 1
-    _, line, column = doc.where(path)
-    return begin + line, column

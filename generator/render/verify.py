@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Sequence
 
 import jsonschema
-import kubernetes_validate
 from packaging.version import Version
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from ..diagnostics import Diagnostic, json_path
+from ..kubernetes_schemas import bundled_versions, schema_root
+from .emit import documents
 from ..inputs.load import parse
 
-KV_SCHEMAS = Path(kubernetes_validate.__file__).resolve().parent / "kubernetes-json-schema"
+KV_SCHEMAS = schema_root() or Path("kubernetes-validate-not-installed")   # a pinned dependency
 CRD_SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas" / "k8s-crds"
 BUG_HINT = "the rendered object breaks its schema: please report this as a nimgen bug"
 LOCATION_HINT = ("the schema of this location rejects what nimgen emits: does the cluster run the CRD version the "
@@ -39,8 +40,7 @@ _KIND = re.compile(r"[A-Za-z0-9]+")
 @lru_cache(maxsize=None)
 def schema_version(kubernetes_version: str) -> str:
     """The newest bundled schema version not newer than the environment's (as kubernetes-validate does)."""
-    versions = sorted({re.sub(r"^v([^-]*).*", r"\1", p.name) for p in KV_SCHEMAS.iterdir() if p.name.startswith("v")},
-                      key=Version)
+    versions = bundled_versions()
     wanted = Version(kubernetes_version)
     usable = [v for v in versions if Version(".".join(v.split(".")[:2])) <= wanted]
     if not usable:
@@ -184,25 +184,28 @@ def verify_file(shown: str, text: str, objects: list[dict], kubernetes_version: 
         found = object_problems(obj, kubernetes_version, tuple(locations))
         if not found:
             continue
-        chunk_start, chunk = _document(text, index)
-        doc, _ = parse(chunk, shown)
         metadata = obj.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None
         for problem in found:
-            _, line, col = doc.where(problem.path) if doc else (shown, 1, 1)
-            problems.append(Diagnostic(shown, chunk_start + line - 1, col, json_path(problem.path),
+            line, col = locate(text, index, problem.path, shown)
+            problems.append(Diagnostic(shown, line, col, json_path(problem.path),
                                        f"{obj.get('kind')} {name}: {problem.message}",
                                        problem.hint or hint))
     return problems
 
 
-def _document(text: str, index: int) -> tuple[int, str]:
-    """Line number (1-based) where the index-th '---' document starts, and its text."""
-    lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if line == "---"]
-    begin = starts[index] + 1
-    end = starts[index + 1] if index + 1 < len(starts) else len(lines)
-    return begin + 1, "\n".join(lines[begin:end]) + "\n"
+def locate(text: str, index: int, path: tuple, shown: str) -> tuple[int, int]:
+    """Line and column in a rendered file of `path` inside its index-th object (its '---' line when the
+    object cannot be parsed)."""
+    found = documents(text)
+    if index >= len(found):
+        return 1, 1
+    first, chunk = found[index]
+    doc, _ = parse(chunk, shown)
+    if doc is None:
+        return first - 1, 1
+    _, line, column = doc.where(path)
+    return first + line - 1, column
 
 
 def kubeconform(folder: Path, kubernetes_version: str, shown_root: str,
