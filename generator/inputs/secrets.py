@@ -8,8 +8,6 @@ from typing import Any
 from ..diagnostics import NGC_KEY_PATTERN, Diagnostic
 from .load import Document, PathKey
 
-__all__ = ["NGC_KEY_PATTERN", "scan_for_secrets", "scan_path"]
-
 MESSAGE = "a literal NGC API key (nvapi-...) must never be written in an input file"
 HINT = ("store it in a Secret (key NGC_API_KEY) and name the Secret in spec.store.ngc.secret; "
         "then revoke this key, it is in git history now")

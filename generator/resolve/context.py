@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diagnostics import WARNING, Diagnostic
+from ..diagnostics import WARNING, Diagnostic, safe
 from ..inputs.load import Document, PathKey
 from ..model import Environment, Project, Provenance
 from .catalog import CatalogModel
@@ -25,14 +25,10 @@ def origin_label(file: str) -> str:
     return "base" if file.startswith("environments/base/") else "environment"
 
 
-def printable(text: str) -> str:
-    """Control characters (a newline in a file name, an ANSI escape) as visible escapes: whatever an input's
-    path holds, it stays on its one line of the out/ file header that names it."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def sources_of(doc: Document) -> tuple[str, ...]:
-    return tuple(sorted({printable(pos[0]) for pos in doc.positions.values()}))
+    """The input files of a document, made safe as diagnostics are (control characters escaped): whatever an
+    input's path holds, it stays on its one line of the out/ file header that names it."""
+    return tuple(sorted({safe(pos[0]) for pos in doc.positions.values()}))
 
 
 @dataclass

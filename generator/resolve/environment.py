@@ -15,13 +15,14 @@ DEFAULT_KSERVE_VERSION = "0.20"
 RENAMED_MODES = {"RawDeployment": "Standard", "Serverless": "Knative"}
 
 
-def kserve_at_least(version: str, minimum: tuple[int, int]) -> bool:
+def at_least(version: str, minimum: tuple[int, int]) -> bool:
+    """A major.minor version (KServe's, Kubernetes') compared with a minimum."""
     return tuple(int(x) for x in version.split(".")[:2]) >= minimum
 
 
 def deployment_mode(kserve_version: str, asked: str) -> str:
     """The spelling of the mode this KServe version understands."""
-    if kserve_at_least(kserve_version, (0, 16)):
+    if at_least(kserve_version, (0, 16)):
         return RENAMED_MODES.get(asked, asked)
     return {new: old for old, new in RENAMED_MODES.items()}.get(asked, asked)
 

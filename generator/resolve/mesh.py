@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..inputs.load import Document
 from ..model import Environment, Labels, Meta, PeerPolicy, Waypoint, labels_of
 from . import naming
+from .environment import at_least
 
 TOKEN_KINDS = ("authenticated", "groups", "users")
 NATIVE_SIDECAR = ("sidecar.istio.io/nativeSidecar", "true")
@@ -48,7 +49,7 @@ def namespace_labels(env: Environment, traits: NamespaceTraits) -> Labels:
     if not traits.meshed:
         return ()
     if env.mesh.mode == "ambient":
-        return labels_of({"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": naming.waypoint(""),
+        return labels_of({"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": naming.WAYPOINT,
                           "istio.io/ingress-use-waypoint": "true"})
     if env.mesh.revision:
         return (("istio.io/rev", env.mesh.revision),)
@@ -57,7 +58,7 @@ def namespace_labels(env: Environment, traits: NamespaceTraits) -> Labels:
 
 def waypoint(env: Environment, traits: NamespaceTraits) -> Waypoint | None:
     if traits.meshed and env.mesh.mode == "ambient":
-        return Waypoint(Meta(naming.waypoint(""), labels=(("istio.io/waypoint-for", "service"),)))
+        return Waypoint(Meta(naming.WAYPOINT, labels=(("istio.io/waypoint-for", "service"),)))
     return None
 
 
@@ -69,8 +70,7 @@ def pod_annotations(env: Environment, meshed: bool, uses_storage_initializer: bo
 
 def native_sidecars(env: Environment) -> bool:
     """Kubernetes runs init containers with restartPolicy Always (native sidecars) by default from 1.29."""
-    major, minor = (int(x) for x in env.kubernetes_version.split(".")[:2])
-    return (major, minor) >= (1, 29)
+    return at_least(env.kubernetes_version, (1, 29))
 
 
 def peer_policy(workload: str, meshed: bool, ports: tuple[int, ...]) -> PeerPolicy | None:

@@ -70,8 +70,7 @@ def peer_authentication(workload: str) -> str:
     return bounded(workload, "-plaintext-ports")
 
 
-def waypoint(namespace: str) -> str:
-    return "waypoint"
+WAYPOINT = "waypoint"                    # one per namespace, the name `istioctl waypoint apply` gives it
 
 
 def ingress_policy(workload: str) -> str:

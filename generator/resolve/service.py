@@ -8,7 +8,7 @@ from ..model import (Access, ClusterLocal, Compute, Container, EnvVar, Environme
                      labels_of)
 from . import nim
 from .compute import container_resources
-from .environment import deployment_mode, kserve_at_least
+from .environment import at_least, deployment_mode
 from .storage import StorageDecision
 
 SHM_VOLUME = "dshm"
@@ -35,7 +35,7 @@ def autoscaler_class(env: Environment, scaling: Scaling, knative: bool) -> str |
     if knative:
         return None
     if isinstance(scaling, Fixed):
-        return "none" if kserve_at_least(env.kserve_version, (0, 16)) else None
+        return "none" if at_least(env.kserve_version, (0, 16)) else None
     return "external"
 
 

@@ -11,7 +11,7 @@ from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar,
 from ..quantities import canonical
 from . import naming, nim
 from .context import WorkloadContext, suggest
-from .environment import kserve_at_least
+from .environment import at_least
 
 CACHE_VOLUME = "nim-cache"
 NGC_KEY = "NGC_API_KEY"
@@ -76,7 +76,7 @@ def _uri(ctx: WorkloadContext, given: str | dict) -> StorageDecision:
         env.append(EnvVar(HF_TOKEN, secret=SecretKeyRef(token, HF_TOKEN)))
         annotations = ((STORAGE_SECRET_ANNOTATION, token),)
     # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI
-    modern = kserve_at_least(ctx.env.kserve_version, (0, 16))
+    modern = at_least(ctx.env.kserve_version, (0, 16))
     if not modern:
         env.append(EnvVar("STORAGE_URI", uri))
     return StorageDecision(Uri(uri, account, token), env=tuple(env), volumes=(), mounts=(),
