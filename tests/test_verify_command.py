@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from conftest import SHARED, UPSTREAM_SCHEMAS, Result, run
 from generator.cli import main
+from generator.render.crd_schemas import convert_schema
 from generator.render.verify import verify_object
 from generator.usecases import out_manifests, verify_out
 
@@ -288,6 +289,28 @@ def test_crd_schemas_bad_input_is_a_clean_error(tmp_path: Path):
     assert not out.exists()
 
 
+def deny_in_list_items(schema: object, in_list: bool = False) -> object:
+    """Add `additionalProperties: false` to object schemas that are list items (anyOf/oneOf branches)."""
+    if isinstance(schema, list):
+        return [deny_in_list_items(item, True) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    found = {key: deny_in_list_items(value) for key, value in schema.items()}
+    if in_list and "properties" in found and "additionalProperties" not in found:
+        found["additionalProperties"] = False
+    return found
+
+
+def test_list_items_stay_open_as_kubeconform_converts_them():
+    """A oneOf branch declaring a subset of the properties must not reject the others (kubeconform's rule)."""
+    converted = convert_schema({"type": "object", "properties": {"spec": {
+        "type": "object", "properties": {"type": {"type": "string"}, "value": {"type": "string"}},
+        "oneOf": [{"properties": {"type": {"enum": ["IPAddress"]}}}]}}})
+    spec = converted["properties"]["spec"]
+    assert spec["additionalProperties"] is False
+    assert "additionalProperties" not in spec["oneOf"][0]
+
+
 @needs_shared
 def test_converting_the_shared_crds_gives_the_shared_jsonschema(tmp_path: Path):
     files = sorted(str(p) for p in (SHARED / "crds").glob("*.yaml"))
@@ -297,7 +320,11 @@ def test_converting_the_shared_crds_gives_the_shared_jsonschema(tmp_path: Path):
     expected = {p.relative_to(UPSTREAM_SCHEMAS).as_posix(): p for p in UPSTREAM_SCHEMAS.rglob("*.json")}
     assert sorted(written) == sorted(expected)
     for relpath, path in expected.items():
-        assert json.loads(written[relpath].read_text()) == json.loads(path.read_text()), relpath
+        ours, shared = json.loads(written[relpath].read_text()), json.loads(path.read_text())
+        # The shared set also closed the object schemas inside lists (the Gateway's `addresses.items.oneOf`
+        # branches); kubeconform's openapi2jsonschema walks mapping values only, and so does nimgen. Closing them
+        # too must give the shared schema exactly: that is the only way the two conversions differ.
+        assert deny_in_list_items(ours) == shared, relpath
     before = {r: p.read_bytes() for r, p in written.items()}
     assert crd_schemas(*files, "--out", str(tmp_path / "s")).exit_code == 0
     assert {r: p.read_bytes() for r, p in written.items()} == before  # deterministic
