@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from generator.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress,
+from nimgen.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress,
                              DisruptionBudget, Fixed, GpuBudget, IngressPolicy, IngressRule, InferenceService, Jwt,
                              LimitRange, Meta, NamespaceObject, Placement, PodSecurity, ProfileDecision, Project, Pvc,
                              Queue, QueueResource, ResourceQuota, Resources, Rollout, Scrape, Workload)

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator.cli import main
-from generator.diagnostics import BuildFailed
-from generator.usecases import compile_all
+from nimgen.cli import main
+from nimgen.diagnostics import BuildFailed
+from nimgen.usecases import compile_all
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "repo"

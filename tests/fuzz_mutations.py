@@ -993,7 +993,7 @@ def run_cli(root: Path, *args: str, timeout: float | None = 20.0) -> Outcome:
     """`nimgen --root ROOT ARGS` in this process (click's CliRunner), as conftest.run does."""
     from click.testing import CliRunner
 
-    from generator.cli import main
+    from nimgen.cli import main
 
     start = time.perf_counter()
     try:
@@ -1094,7 +1094,7 @@ def reuse_unchanged_parses(originals: dict[Path, bytes]) -> Iterator[None]:
     (its bytes differ). Falls back to no reuse when the seams (reader.load_file, reader.validate_document) move.
     """
     try:
-        from generator.inputs import reader
+        from nimgen.inputs import reader
         real_load, real_validate = reader.load_file, reader.validate_document
     except (ImportError, AttributeError):
         yield
@@ -1264,8 +1264,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def verify_accepted(root: Path, secrets: Sequence[str] = ()) -> list[str]:
     """Problems of an accepted build's out/: verify (strict Kubernetes schemas, nimgen's CRD schemas and the upstream
     schemas when ../shared/crds/jsonschema exists), the API server's rules, and no NGC-key-looking string."""
-    from generator.diagnostics import BuildFailed
-    from generator.usecases import out_manifests, verify_out
+    from nimgen.diagnostics import BuildFailed
+    from nimgen.usecases import out_manifests, verify_out
 
     locations = [UPSTREAM_SCHEMAS] if UPSTREAM_SCHEMAS.is_dir() else []
     found: list[str] = []

@@ -25,9 +25,9 @@ def test_the_generator_keeps_every_import_contract():
 
 
 def test_a_construct_that_imports_resolve_breaks_the_contract(tmp_path: Path):
-    shutil.copytree(PROJECT / "generator", tmp_path / "generator", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT / "generator", tmp_path / "nimgen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "pyproject.toml", tmp_path / "pyproject.toml")
-    base = tmp_path / "generator" / "construct" / "base.py"
+    base = tmp_path / "nimgen" / "construct" / "base.py"
     base.write_text(base.read_text().replace("from constructs import Construct",
                                              "from constructs import Construct\n\nfrom ..resolve import naming  # noqa"))
     result = lint(tmp_path)

@@ -51,7 +51,7 @@ def test_build_is_identical_under_another_hash_seed_without_cache(built: Path):
     before = snapshot(built / "out")
     shutil.rmtree(built / "out")
     env = dict(os.environ, PYTHONHASHSEED="4242")
-    subprocess.run([sys.executable, "-m", "generator", "--root", str(built), "build", "--no-cache"],
+    subprocess.run([sys.executable, "-m", "nimgen", "--root", str(built), "build", "--no-cache"],
                    check=True, env=env, cwd=PROJECT, capture_output=True)
     assert snapshot(built / "out") == before
 
@@ -117,7 +117,7 @@ def test_kustomize_builds_each_environment(built: Path, env: str):
 
 def test_no_jsii_banner_on_a_cold_build(repo: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
-    result = subprocess.run([sys.executable, "-m", "generator", "--root", str(repo), "build", "--no-cache"],
+    result = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(repo), "build", "--no-cache"],
                             env=env, cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "jsii" not in result.stderr.lower() and "node" not in result.stderr.lower()

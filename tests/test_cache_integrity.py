@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run, snapshot
-from generator.render.cache import BuildCache, seal, unseal
+from nimgen.render.cache import BuildCache, seal, unseal
 
 TARGET = "prod/chat/llama-8b-chat.yaml"
 

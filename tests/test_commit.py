@@ -17,8 +17,8 @@ import pytest
 from filelock import FileLock
 
 from conftest import PROJECT, run, snapshot
-from generator import usecases
-from generator.render import commit
+from nimgen import usecases
+from nimgen.render import commit
 
 CHAT = "metadata: {name: llama-8b-chat, project: chat}"
 
@@ -75,7 +75,7 @@ def state_of(root: Path, states: dict) -> str:
 
 
 def start_build(root: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "generator", "--root", str(root), "build"], cwd=PROJECT,
+    return subprocess.Popen([sys.executable, "-m", "nimgen", "--root", str(root), "build"], cwd=PROJECT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -264,9 +264,9 @@ def test_concurrent_builds_wait_for_each_other(built: Path, states: dict):
     for _ in range(3):
         target = "B" if target == "A" else "A"
         set_inputs(built, target)
-        builds = [subprocess.Popen([sys.executable, "-m", "generator", "--root", str(built), "build"], cwd=PROJECT,
+        builds = [subprocess.Popen([sys.executable, "-m", "nimgen", "--root", str(built), "build"], cwd=PROJECT,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-        check = subprocess.Popen([sys.executable, "-m", "generator", "--root", str(built), "check"], cwd=PROJECT,
+        check = subprocess.Popen([sys.executable, "-m", "nimgen", "--root", str(built), "check"], cwd=PROJECT,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for process in builds + [check]:
             _, stderr = process.communicate(timeout=120)
@@ -279,7 +279,7 @@ def test_concurrent_builds_wait_for_each_other(built: Path, states: dict):
 def test_a_second_build_waits_for_the_lock(built: Path):
     lock = FileLock(built / ".nimgen" / "build.lock")
     with lock:
-        build = subprocess.Popen([sys.executable, "-m", "generator", "--root", str(built), "build"], cwd=PROJECT,
+        build = subprocess.Popen([sys.executable, "-m", "nimgen", "--root", str(built), "build"], cwd=PROJECT,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert "waiting for another nimgen build" in build.stderr.readline()
         time.sleep(0.2)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pytest
 
 from builders import SELECTOR, container, jwt, pdb, project, service, workload
-from generator.construct import project_charts, queue_charts, synthesize, workload_charts
-from generator.construct.registry import render
-from generator.model import (ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, Keda, KedaHttp,
+from nimgen.construct import project_charts, queue_charts, synthesize, workload_charts
+from nimgen.construct.registry import render
+from nimgen.model import (ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, Keda, KedaHttp,
                              Knative, Meta, PeerPolicy, Public, ScaleTarget, SecretKeyRef, WakeService, Waypoint)
 
 

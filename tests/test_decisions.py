@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import errors_of, resolved, write_workload
-from generator.model import ClaimRule, ClusterLocal, Fixed, Jwt, MatchExpression, Public
-from generator.usecases import compile_all
+from nimgen.model import ClaimRule, ClusterLocal, Fixed, Jwt, MatchExpression, Public
+from nimgen.usecases import compile_all
 
 SPEC = {"model": {"nim": "meta/llama-3.1-8b-instruct", "version": "1.1.2"}, "profile": {"name": "vllm-fp16-tp1"},
         "store": {"pvc": {"claim": "c"}}, "compute": {"cpu": "4", "memory": "32Gi"}}

@@ -170,10 +170,10 @@ def _limits() -> None:
 
 
 def run_process(root: Path, *args: str, timeout: float = 10.0) -> tuple[int | None, str, float]:
-    """`python -m generator --root ROOT ARGS` in a subprocess: (exit code or None on timeout, output, seconds)."""
+    """`python -m nimgen --root ROOT ARGS` in a subprocess: (exit code or None on timeout, output, seconds)."""
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", "generator", "--root", str(root), *args], cwd=PROJECT,
+        proc = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(root), *args], cwd=PROJECT,
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
                               timeout=timeout, preexec_fn=_limits)
     except subprocess.TimeoutExpired as expired:

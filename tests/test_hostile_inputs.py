@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 from conftest import NEW_WORKLOAD, PROJECT, VALID_WORKLOAD, run, snapshot
-from generator.diagnostics import Diagnostic
-from generator.inputs.load import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
-from generator.inputs.validate import kubernetes_versions
-from generator.report.diagnostics import render
+from nimgen.diagnostics import Diagnostic
+from nimgen.inputs.load import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
+from nimgen.inputs.validate import kubernetes_versions
+from nimgen.report.diagnostics import render
 
 NEW = NEW_WORKLOAD
 VALID = VALID_WORKLOAD
@@ -277,7 +277,7 @@ def test_nesting_100k_deep_is_an_error_in_a_fresh_process(built: Path, opening: 
     """A stack overflow kills the process (exit 139); run it apart, with a time limit."""
     text = edit("{template: small}", opening * 100_000 + "1" + closing * 100_000)
     write(built, NEW, text)
-    proc = subprocess.run([sys.executable, "-m", "generator", "--root", str(built), "validate", "--env", "prod"],
+    proc = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(built), "validate", "--env", "prod"],
                           cwd=PROJECT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -408,7 +408,7 @@ def test_a_folder_named_like_a_yaml_file_is_refused(built: Path) -> None:
 @pytest.mark.parametrize("rel", [NEW, "templates/compute/fifo.yaml"])
 def test_a_fifo_is_refused_without_being_opened(built: Path, rel: str) -> None:
     os.mkfifo(built / rel)
-    proc = subprocess.run([sys.executable, "-m", "generator", "--root", str(built), "build"], cwd=PROJECT,
+    proc = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(built), "build"], cwd=PROJECT,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert_reported(proc.stderr, f"{rel}:1:1: $",
@@ -419,7 +419,7 @@ def test_a_fifo_is_refused_without_being_opened(built: Path, rel: str) -> None:
 def test_a_symlink_to_a_fifo_is_refused(built: Path) -> None:
     os.mkfifo(built / "pipe")
     (built / NEW).symlink_to(Path("../../../pipe"))
-    proc = subprocess.run([sys.executable, "-m", "generator", "--root", str(built), "validate"], cwd=PROJECT,
+    proc = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(built), "validate"], cwd=PROJECT,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert_reported(proc.stderr, f"{NEW}:1:1: $",

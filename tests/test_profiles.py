@@ -12,9 +12,9 @@ import random
 
 import pytest
 
-from generator.model import Profile, Rejection
-from generator.resolve.gpus import Pool, gpu_matches, normalise_gpu_name
-from generator.resolve.profiles import (
+from nimgen.model import Profile, Rejection
+from nimgen.resolve.gpus import Pool, gpu_matches, normalise_gpu_name
+from nimgen.resolve.profiles import (
     BYTES_PER_PARAM,
     PRECISION_ORDER,
     check_profile,

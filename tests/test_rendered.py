@@ -13,8 +13,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from conftest import PROJECT, UPSTREAM_SCHEMAS, snapshot
-from generator.render.verify import verify_object
-from generator.usecases import validate
+from nimgen.render.verify import verify_object
+from nimgen.usecases import validate
 
 
 def objects_under(out: Path) -> list[tuple[str, str, dict]]:

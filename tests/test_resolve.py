@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from conftest import errors_of, resolved, run, write_workload
-from generator.model import MatchExpression, Pvc
+from nimgen.model import MatchExpression, Pvc
 
 PIN_H100_FP8 = "2959f7f0dfeb14631352967402c282e904ff33e1d1fa015f603d9890cf92ca0f"
 

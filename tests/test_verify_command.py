@@ -13,10 +13,10 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import SHARED, UPSTREAM_SCHEMAS, Result, run
-from generator.cli import main
-from generator.render.crd_schemas import convert_schema
-from generator.render.verify import verify_object
-from generator.usecases import out_manifests, verify_out
+from nimgen.cli import main
+from nimgen.render.crd_schemas import convert_schema
+from nimgen.render.verify import verify_object
+from nimgen.usecases import out_manifests, verify_out
 
 needs_shared = pytest.mark.skipif(not UPSTREAM_SCHEMAS.is_dir(), reason="../shared/crds/jsonschema is absent")
 

@@ -39,7 +39,7 @@ spec:
 
 def timed(root: Path, *args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "generator", "--root", str(root), *args], check=True, cwd=PROJECT,
+    subprocess.run([sys.executable, "-m", "nimgen", "--root", str(root), *args], check=True, cwd=PROJECT,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
