@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from nimgen.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress,
-                             DisruptionBudget, Fixed, GpuBudget, IngressPolicy, IngressRule, InferenceService, Jwt,
-                             LimitRange, Meta, NamespaceObject, Placement, PodSecurity, ProfileDecision, Project, Pvc,
-                             Queue, QueueResource, ResourceQuota, Resources, Rollout, Scrape, Workload)
+                          DeploymentMode, DisruptionBudget, Fixed, GpuBudget, IngressPolicy, IngressRule,
+                          InferenceService, Jwt, LimitRange, Meta, NamespaceObject, Placement, PodSecurity, PodSelector,
+                          ProfileDecision, Project, Pvc, Queue, QueueResource, ResourceQuota, Resources, Rollout, Scrape,
+                          TokenlessRule, WholeGpus, Workload)
 
 SELECTOR = (("serving.kserve.io/inferenceservice", "w"),)
 LABELS = (("app.kubernetes.io/managed-by", "nimgen"), ("team", "t"))
@@ -24,7 +25,7 @@ def container(**changes) -> Container:
 
 def service(**changes) -> InferenceService:
     isvc = InferenceService(
-        meta=Meta("w"), min_replicas=1, max_replicas=1, scale_metric=None, scale_target=None,
+        meta=Meta("w"), mode=DeploymentMode.STANDARD, min_replicas=1, max_replicas=1, scale_metric=None, scale_target=None,
         placement=Placement((), (), (), (), None, None, ()), pod_labels=(), pod_annotations=(), service_account=None,
         rollout=Rollout(0, 1), pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000, "RuntimeDefault"),
         storage_uris=(), container=container(), volumes=())
@@ -32,16 +33,16 @@ def service(**changes) -> InferenceService:
 
 
 def jwt(claim: ClaimRule | None = None, **changes) -> Jwt:
-    return replace(Jwt("groups" if claim else "authenticated", Meta("w-jwt"), Meta("w-access"), SELECTOR, None,
-                       "https://id.example", "https://id.example/jwks", (), claim, ("/v1/metrics",), ("istio-system",),
-                       (), ()), **changes)
+    scrape = TokenlessRule(paths=("/v1/metrics",), methods=("GET",), not_from_namespaces=("istio-system",))
+    return replace(Jwt("groups" if claim else "authenticated", Meta("w-jwt"), Meta("w-access"), PodSelector(SELECTOR),
+                       "https://id.example", "https://id.example/jwks", (), claim, (scrape,)), **changes)
 
 
 def workload(**changes) -> Workload:
     w = Workload(
         name="w", project="p", namespace="ns", sources=("environments/e/workloads/w.yaml",), labels=LABELS,
         image="nvcr.io/nim/x:1", model=None, model_version=None, profile=ProfileDecision("name", "pin", None),
-        compute=Compute(1, "nvidia.com/gpu", "1", "1Gi", "512Mi"), store=Pvc("claim", None), scaling=Fixed(1, 1),
+        compute=Compute(1, WholeGpus(1), "1", "1Gi", "512Mi"), store=Pvc("claim", None), scaling=Fixed(1, 1),
         access=ClusterLocal(), service=service(),
         ingress=IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule(("monitoring",), (8000,)), IngressRule(("ns",), (8000,)))),
         scrape=Scrape(Meta("w"), SELECTOR, "http1", "/v1/metrics", (("serving.kserve.io/inferenceservice", "inferenceservice"),)),

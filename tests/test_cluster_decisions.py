@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import errors_of, resolved, write_workload
-from nimgen.model import Fixed, Jwt, Keda, KedaHttp, Knative, Uri
+from nimgen.model import Fixed, Jwt, Keda, KedaHttp, Knative, ServiceTarget, TokenlessRule, Uri
 from nimgen.usecases import compile_all
 
 SPEC = {"model": {"nim": "meta/llama-3.1-8b-instruct", "version": "1.1.2"}, "profile": {"name": "vllm-fp16-tp1"},
@@ -59,7 +59,7 @@ def test_in_ambient_mode_a_waypoint_enforces_the_jwt_rules_of_the_predictor_serv
     (chat,) = [p for p in resolved_env(repo, "staging").projects if p.name == "chat"]
     assert chat.waypoint is not None and chat.waypoint.meta.name == "waypoint"
     access = resolved(repo, "staging")["llama-8b-chat"].access
-    assert isinstance(access, Jwt) and (access.selector, access.target_service) == (None, "llama-8b-chat-predictor")
+    assert isinstance(access, Jwt) and access.binding == ServiceTarget("llama-8b-chat-predictor")
 
 
 def test_pods_that_must_finish_or_download_first_are_set_up_for_the_sidecar(repo: Path):
@@ -90,7 +90,8 @@ def test_a_query_on_a_label_only_a_service_monitor_sets_is_refused(repo: Path):
 def test_meshed_workloads_accept_plain_text_on_the_scraped_port(repo: Path):
     w = resolved(repo, "prod")["llama-8b-chat"]
     assert w.peer is not None and w.peer.permissive_ports == (8000,) and w.peer.selector == w.ingress.selector
-    assert w.access.open_paths == ("/v1/metrics",) and w.access.open_paths_not_from == ("istio-system",)
+    assert w.access.tokenless[0] == TokenlessRule(paths=("/v1/metrics",), methods=("GET",),
+                                                  not_from_namespaces=("istio-system",))
 
 
 # 5: a latency is compared as a Value
@@ -228,7 +229,8 @@ def test_each_environment_lists_what_its_cluster_must_run(repo: Path):
             found[p.feature] = found.get(p.feature, "") + p.needs + "\n"
         return found
     staging, prod, dev = needs("staging"), needs("prod"), needs("dev")
-    assert "KEDA HTTP add-on" in staging["scale from zero"] and "llama" not in staging["scale from zero"]
+    assert "KEDA HTTP add-on" in staging["scale from zero"]
+    assert "`llama-8b-batch-wake.research:8080`" in staging["scale from zero"]  # the address callers use
     assert "Prometheus adapter" in staging["autoscaling"] and "num_requests_running" in staging["autoscaling"]
     assert "Knative Serving in `knative-serving`" in dev["knative"] and "activator" in dev["scale from zero"]
     assert "PriorityClass `inference`" in prod["scheduling"] and "PreSync" in prod["warm-up"]

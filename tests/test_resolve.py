@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from conftest import errors_of, resolved, run, write_workload
-from nimgen.model import MatchExpression, Pvc
+from nimgen.model import MatchExpression, MigSlice, Pvc
 
 PIN_H100_FP8 = "2959f7f0dfeb14631352967402c282e904ff33e1d1fa015f603d9890cf92ca0f"
 
@@ -165,7 +165,7 @@ def test_explicit_compute_fields_override_the_template(repo: Path):
 
 def test_mig_slice_requests_a_mig_resource_and_a_generic_profile(repo: Path):
     w = resolved(repo, "staging")["llama-8b-batch"]
-    assert w.compute.gpu_resource == "nvidia.com/mig-3g.40gb"
+    assert w.compute.gpu == MigSlice("3g.40gb") and w.compute.gpu.resource == "nvidia.com/mig-3g.40gb"
     assert w.profile.profile.gpu is None
 
 

@@ -1,59 +1,90 @@
 """Stage 4, construct: cdk8s charts render the resolved model into Kubernetes objects. No decisions here.
 
-A chart holds the objects of one output file that share a namespace (None: cluster-scoped) and labels; each
-model part in it is rendered by the construct registered for its type. cdk8s runs on Node.js through jsii, which
-costs half a second to start: it is imported only when something actually needs constructing.
+Each output file is one model value (OutputFile): a workload, a project, or the environment's KAI queues. Its
+charts hold the objects that share a namespace (None: cluster-scoped) and labels; every part of the value is
+rendered by the one construct function of its type, chosen by a `match` the type checker proves exhaustive.
+cdk8s runs on Node.js through jsii, which costs half a second to start: it is imported only when something
+actually needs constructing.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 # jsii prints a banner on Node 20 unless told it is expected: set before anything below starts the runtime.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from ..model import Labels, Project, Queue, Workload  # noqa: E402
-# Importing the construct modules registers them for the model types they render.
-from . import (autoscaling, disruption, inference_service, mesh_policy, monitoring, network_policy, project,  # noqa: F401,E402
-               queues, storage)
-from .registry import render  # noqa: E402
+import cdk8s  # noqa: E402
+
+from ..model import ClusterQueues, Labels, OutputFile, Project, Workload  # noqa: E402
+from .autoscaling import scaling  # noqa: E402
+from .disruption import disruption_budget  # noqa: E402
+from .inference_service import inference_service  # noqa: E402
+from .mesh_policy import access, peer_policy  # noqa: E402
+from .monitoring import scrape  # noqa: E402
+from .network_policy import ingress_policy  # noqa: E402
+from .project import default_deny, limit_range, namespace, resource_quota, waypoint  # noqa: E402
+from .queues import queue  # noqa: E402
+from .storage import store  # noqa: E402
 
 
-@dataclass(frozen=True)
-class ChartSpec:
-    namespace: str | None
-    labels: Labels
-    parts: tuple[Any, ...]
+def chart(app: cdk8s.App, index: int, namespace_: str | None, labels: Labels) -> cdk8s.Chart:
+    return cdk8s.Chart(app, f"c{index}", namespace=namespace_, labels=dict(labels) or None,
+                       disable_resource_name_hashes=True)
 
 
-def workload_charts(w: Workload) -> tuple[ChartSpec, ...]:
-    return (ChartSpec(w.namespace, w.labels, w.parts),)
+def workload(app: cdk8s.App, w: Workload) -> None:
+    """Every object of a workload, each from the part of the model that decides it."""
+    scope = chart(app, 0, w.namespace, w.labels)
+    inference_service(scope, w.service)
+    store(scope, w.store)
+    scaling(scope, w.scaling)
+    ingress_policy(scope, w.ingress)
+    scrape(scope, w.scrape)
+    access(scope, w.access)
+    if w.peer is not None:
+        peer_policy(scope, w.peer)
+    if w.disruption is not None:
+        disruption_budget(scope, w.disruption)
 
 
-def project_charts(p: Project) -> tuple[ChartSpec, ...]:
+def project(app: cdk8s.App, p: Project) -> None:
     # The Namespace is cluster-scoped: a chart namespace would be stamped on it.
-    return (ChartSpec(None, p.labels, (p.namespace_object,)), ChartSpec(p.namespace, p.labels, p.parts))
+    namespace(chart(app, 0, None, p.labels), p.namespace_object)
+    scope = chart(app, 1, p.namespace, p.labels)
+    resource_quota(scope, p.quota)
+    limit_range(scope, p.limits)
+    default_deny(scope, p.default_deny)
+    if p.waypoint is not None:
+        waypoint(scope, p.waypoint)
 
 
-def queue_charts(queues_: tuple[Queue, ...]) -> tuple[ChartSpec, ...]:
-    return (ChartSpec(None, (), queues_),)
+def queues(app: cdk8s.App, value: ClusterQueues) -> None:
+    scope = chart(app, 0, None, ())
+    for q in value.queues:
+        queue(scope, q)
 
 
-def synthesize(files: dict[str, tuple[ChartSpec, ...]]) -> dict[str, list[dict]]:
-    """Render each file's charts; returns the objects of each file (in no particular order)."""
-    import cdk8s
+def output_file(app: cdk8s.App, value: OutputFile) -> None:
+    match value:
+        case Workload():
+            workload(app, value)
+        case Project():
+            project(app, value)
+        case ClusterQueues():
+            queues(app, value)
+        case _:
+            assert_never(value)
 
-    charts: dict[str, list[Any]] = {}
-    for relpath, specs in sorted(files.items()):
+
+def synthesize(files: dict[str, OutputFile]) -> dict[str, list[dict[str, Any]]]:
+    """Render each file's model value; returns the objects of each file (in no particular order)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for relpath, value in sorted(files.items()):
         # An app per file: cdk8s resolves and validates the whole app on every chart's to_json, so one app for
         # every file costs time quadratic in the number of files.
         app = cdk8s.App()
-        for j, spec in enumerate(specs):
-            chart = cdk8s.Chart(app, f"c{j}", namespace=spec.namespace, labels=dict(spec.labels) or None,
-                                disable_resource_name_hashes=True)
-            for part in spec.parts:
-                render(chart, part)
-            charts.setdefault(relpath, []).append(chart)
-    return {relpath: [obj for chart in found for obj in chart.to_json()] for relpath, found in charts.items()}
+        output_file(app, value)
+        found[relpath] = [obj for c in app.charts for obj in c.to_json()]
+    return found

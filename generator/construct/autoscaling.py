@@ -6,54 +6,58 @@ Fixed replicas need no object, and Knative's KPA reads its metric from the Infer
 
 from __future__ import annotations
 
+from typing import Any, assert_never
+
 from constructs import Construct
 
-from ..model import Fixed, Hpa, Keda, KedaHttp, Knative, ScaleTarget
+from ..model import Fixed, Hpa, Keda, KedaHttp, Knative, ScaleTarget, Scaling
 from .base import api_object
-from .registry import renders, renders_nothing
-
-renders_nothing(Fixed, Knative)
 
 
-def target_ref(target: ScaleTarget) -> dict:
+def scaling(scope: Construct, value: Scaling) -> None:
+    match value:
+        case Hpa():
+            hpa(scope, value)
+        case Keda():
+            keda(scope, value)
+        case KedaHttp():
+            keda_http(scope, value)
+        case Fixed() | Knative():
+            pass                         # KServe keeps the replicas, or Knative's KPA scales them
+        case _:
+            assert_never(value)
+
+
+def target_ref(target: ScaleTarget) -> dict[str, Any]:
     return {"apiVersion": target.api_version, "kind": target.kind, "name": target.name}
 
 
-@renders(Hpa)
-class HpaConstruct(Construct):
-    def __init__(self, scope: Construct, hpa: Hpa):
-        super().__init__(scope, "hpa")
-        metric = {"type": "Pods", "pods": {"metric": {"name": hpa.pods_metric},
-                                           "target": {"type": "AverageValue", "averageValue": hpa.average_value}}}
-        api_object(self, "autoscaling/v2", "HorizontalPodAutoscaler", hpa.meta,
-                   spec={"scaleTargetRef": target_ref(hpa.target_ref), "minReplicas": hpa.min_replicas,
-                         "maxReplicas": hpa.max_replicas, "metrics": [metric],
-                         "behavior": {"scaleDown": {"stabilizationWindowSeconds": hpa.scale_down_window_seconds}}})
+def hpa(scope: Construct, value: Hpa) -> None:
+    metric = {"type": "Pods", "pods": {"metric": {"name": value.pods_metric},
+                                       "target": {"type": "AverageValue", "averageValue": value.average_value}}}
+    api_object(scope, "autoscaling/v2", "HorizontalPodAutoscaler", value.meta,
+               spec={"scaleTargetRef": target_ref(value.target_ref), "minReplicas": value.min_replicas,
+                     "maxReplicas": value.max_replicas, "metrics": [metric],
+                     "behavior": {"scaleDown": {"stabilizationWindowSeconds": value.scale_down_window_seconds}}})
 
 
-@renders(Keda)
-class KedaConstruct(Construct):
-    def __init__(self, scope: Construct, keda: Keda):
-        super().__init__(scope, "keda")
-        trigger = {"type": "prometheus", "metricType": keda.metric_type, "metadata": {
-            "serverAddress": keda.server_address, "query": keda.query, "threshold": keda.threshold}}
-        api_object(self, "keda.sh/v1alpha1", "ScaledObject", keda.meta,
-                   spec={"scaleTargetRef": target_ref(keda.target_ref), "minReplicaCount": keda.min_replicas,
-                         "maxReplicaCount": keda.max_replicas, "pollingInterval": keda.polling_interval_seconds,
-                         "triggers": [trigger]})
+def keda(scope: Construct, value: Keda) -> None:
+    trigger = {"type": "prometheus", "metricType": value.metric_type, "metadata": {
+        "serverAddress": value.server_address, "query": value.query, "threshold": value.threshold}}
+    api_object(scope, "keda.sh/v1alpha1", "ScaledObject", value.meta,
+               spec={"scaleTargetRef": target_ref(value.target_ref), "minReplicaCount": value.min_replicas,
+                     "maxReplicaCount": value.max_replicas, "pollingInterval": value.polling_interval_seconds,
+                     "triggers": [trigger]})
 
 
-@renders(KedaHttp)
-class KedaHttpConstruct(Construct):
-    def __init__(self, scope: Construct, http: KedaHttp):
-        super().__init__(scope, "keda-http")
-        ref = target_ref(http.target_ref) | {"service": http.service, "port": http.service_port}
-        api_object(self, "http.keda.sh/v1alpha1", "HTTPScaledObject", http.meta,
-                   spec={"hosts": list(http.hosts), "scaleTargetRef": ref,
-                         "replicas": {"min": http.min_replicas, "max": http.max_replicas},
-                         "scaledownPeriod": http.scaledown_period_seconds,
-                         "scalingMetric": {http.scaling_metric: {"targetValue": http.target_value}},
-                         "timeouts": {"conditionWait": http.condition_wait, "responseHeader": http.response_header}})
-        api_object(self, "v1", "Service", http.wake.meta,
-                   spec={"type": "ExternalName", "externalName": http.wake.external_name,
-                         "ports": [{"name": "http", "port": http.wake.port, "protocol": "TCP"}]})
+def keda_http(scope: Construct, value: KedaHttp) -> None:
+    ref = target_ref(value.target_ref) | {"service": value.service, "port": value.service_port}
+    api_object(scope, "http.keda.sh/v1alpha1", "HTTPScaledObject", value.meta,
+               spec={"hosts": list(value.hosts), "scaleTargetRef": ref,
+                     "replicas": {"min": value.min_replicas, "max": value.max_replicas},
+                     "scaledownPeriod": value.scaledown_period_seconds,
+                     "scalingMetric": {value.scaling_metric: {"targetValue": value.target_value}},
+                     "timeouts": {"conditionWait": value.condition_wait, "responseHeader": value.response_header}})
+    api_object(scope, "v1", "Service", value.wake.meta,
+               spec={"type": "ExternalName", "externalName": value.wake.external_name,
+                     "ports": [{"name": "http", "port": value.wake.port, "protocol": "TCP"}]})

@@ -6,7 +6,7 @@ jsii calls, never one per field. Metadata comes from the model's Meta; namespace
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from constructs import Construct
 
@@ -62,7 +62,8 @@ def volume(v: Volume) -> dict:
             return {"name": name, "emptyDir": {}}
         case ClaimVolume(name, claim, read_only):
             return {"name": name, "persistentVolumeClaim": {"claimName": claim, **({"readOnly": True} if read_only else {})}}
-    raise TypeError(f"no rendering for volume {v!r}")
+        case _:
+            assert_never(v)
 
 
 def container(c: Container) -> dict:

@@ -2,57 +2,55 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from constructs import Construct
 
 from ..model import InferenceService, Toleration
 from .base import api_object, container, expressions, pod_security, pull_secrets, volume
-from .registry import renders
 
 
-def toleration(t: Toleration) -> dict:
+def toleration(t: Toleration) -> dict[str, Any]:
     fields = (("key", t.key), ("operator", t.operator), ("value", t.value), ("effect", t.effect),
               ("tolerationSeconds", t.toleration_seconds))
     return {k: v for k, v in fields if v is not None}
 
 
-@renders(InferenceService)
-class InferenceServiceConstruct(Construct):
-    def __init__(self, scope: Construct, isvc: InferenceService):
-        super().__init__(scope, "inference-service")
-        p = isvc.placement
-        predictor: dict = {"minReplicas": isvc.min_replicas, "maxReplicas": isvc.max_replicas}
-        if isvc.scale_metric is not None:
-            predictor["scaleMetric"] = isvc.scale_metric
-            predictor["scaleTarget"] = isvc.scale_target
-        if isvc.pod_labels:
-            predictor["labels"] = dict(isvc.pod_labels)
-        if isvc.pod_annotations:
-            predictor["annotations"] = dict(isvc.pod_annotations)
-        if isvc.service_account:
-            predictor["serviceAccountName"] = isvc.service_account
-        if isvc.rollout is not None:
-            predictor["deploymentStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {
-                "maxSurge": isvc.rollout.max_surge, "maxUnavailable": isvc.rollout.max_unavailable}}
-        if p.scheduler_name:
-            predictor["schedulerName"] = p.scheduler_name
-        if p.priority_class:
-            predictor["priorityClassName"] = p.priority_class
-        affinity: dict = {}
-        if p.required:
-            affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
-                "nodeSelectorTerms": [{"matchExpressions": expressions(p.required)}]}
-        if p.preferred:
-            affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [
-                {"weight": term.weight, "preference": {"matchExpressions": expressions(term.expressions)}}
-                for term in p.preferred]
-        if affinity:
-            predictor["affinity"] = {"nodeAffinity": affinity}
-        if p.tolerations:
-            predictor["tolerations"] = [toleration(t) for t in p.tolerations]
-        predictor.update(pull_secrets(isvc.pull_secrets))
-        predictor["securityContext"] = pod_security(isvc.pod_security)
-        if isvc.storage_uris:
-            predictor["storageUris"] = [{"uri": u.uri, "mountPath": u.mount_path} for u in isvc.storage_uris]
-        predictor["containers"] = [container(isvc.container)]
-        predictor["volumes"] = [volume(v) for v in isvc.volumes]
-        api_object(self, "serving.kserve.io/v1beta1", "InferenceService", isvc.meta, spec={"predictor": predictor})
+def inference_service(scope: Construct, isvc: InferenceService) -> None:
+    p = isvc.placement
+    predictor: dict[str, Any] = {"minReplicas": isvc.min_replicas, "maxReplicas": isvc.max_replicas}
+    if isvc.scale_metric is not None:
+        predictor["scaleMetric"] = isvc.scale_metric
+        predictor["scaleTarget"] = isvc.scale_target
+    if isvc.pod_labels:
+        predictor["labels"] = dict(isvc.pod_labels)
+    if isvc.pod_annotations:
+        predictor["annotations"] = dict(isvc.pod_annotations)
+    if isvc.service_account:
+        predictor["serviceAccountName"] = isvc.service_account
+    if isvc.rollout is not None:
+        predictor["deploymentStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {
+            "maxSurge": isvc.rollout.max_surge, "maxUnavailable": isvc.rollout.max_unavailable}}
+    if p.scheduler_name:
+        predictor["schedulerName"] = p.scheduler_name
+    if p.priority_class:
+        predictor["priorityClassName"] = p.priority_class
+    affinity: dict[str, Any] = {}
+    if p.required:
+        affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+            "nodeSelectorTerms": [{"matchExpressions": expressions(p.required)}]}
+    if p.preferred:
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            {"weight": term.weight, "preference": {"matchExpressions": expressions(term.expressions)}}
+            for term in p.preferred]
+    if affinity:
+        predictor["affinity"] = {"nodeAffinity": affinity}
+    if p.tolerations:
+        predictor["tolerations"] = [toleration(t) for t in p.tolerations]
+    predictor.update(pull_secrets(isvc.pull_secrets))
+    predictor["securityContext"] = pod_security(isvc.pod_security)
+    if isvc.storage_uris:
+        predictor["storageUris"] = [{"uri": u.uri, "mountPath": u.mount_path} for u in isvc.storage_uris]
+    predictor["containers"] = [container(isvc.container)]
+    predictor["volumes"] = [volume(v) for v in isvc.volumes]
+    api_object(scope, "serving.kserve.io/v1beta1", "InferenceService", isvc.meta, spec={"predictor": predictor})

@@ -6,7 +6,6 @@ from constructs import Construct
 
 from ..model import Scrape
 from .base import api_object, match_labels
-from .registry import renders
 
 
 def prometheus_label(pod_label: str) -> str:
@@ -14,12 +13,9 @@ def prometheus_label(pod_label: str) -> str:
     return "__meta_kubernetes_pod_label_" + "".join(c if c.isalnum() else "_" for c in pod_label)
 
 
-@renders(Scrape)
-class ScrapeConstruct(Construct):
-    def __init__(self, scope: Construct, scrape: Scrape):
-        super().__init__(scope, "scrape")
-        relabel = [{"sourceLabels": [prometheus_label(pod)], "targetLabel": series, "action": "replace"}
-                   for pod, series in scrape.series_labels]
-        api_object(self, "monitoring.coreos.com/v1", "PodMonitor", scrape.meta,
-                   spec={"selector": match_labels(scrape.selector),
-                         "podMetricsEndpoints": [{"port": scrape.port, "path": scrape.path, "relabelings": relabel}]})
+def scrape(scope: Construct, value: Scrape) -> None:
+    relabel = [{"sourceLabels": [prometheus_label(pod)], "targetLabel": series, "action": "replace"}
+               for pod, series in value.series_labels]
+    api_object(scope, "monitoring.coreos.com/v1", "PodMonitor", value.meta,
+               spec={"selector": match_labels(value.selector),
+                     "podMetricsEndpoints": [{"port": value.port, "path": value.path, "relabelings": relabel}]})

@@ -6,16 +6,12 @@ from constructs import Construct
 
 from ..model import IngressPolicy
 from .base import api_object, match_labels
-from .registry import renders
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"   # set by Kubernetes on every Namespace
 
 
-@renders(IngressPolicy)
-class IngressPolicyConstruct(Construct):
-    def __init__(self, scope: Construct, policy: IngressPolicy):
-        super().__init__(scope, "ingress-policy")
-        rules = [{"from": [{"namespaceSelector": match_labels(((NAMESPACE_NAME_LABEL, ns),))} for ns in rule.namespaces],
-                  "ports": [{"port": port, "protocol": "TCP"} for port in rule.ports]} for rule in policy.rules]
-        api_object(self, "networking.k8s.io/v1", "NetworkPolicy", policy.meta,
-                   spec={"podSelector": match_labels(policy.selector), "policyTypes": ["Ingress"], "ingress": rules})
+def ingress_policy(scope: Construct, policy: IngressPolicy) -> None:
+    rules = [{"from": [{"namespaceSelector": match_labels(((NAMESPACE_NAME_LABEL, ns),))} for ns in rule.namespaces],
+              "ports": [{"port": port, "protocol": "TCP"} for port in rule.ports]} for rule in policy.rules]
+    api_object(scope, "networking.k8s.io/v1", "NetworkPolicy", policy.meta,
+               spec={"podSelector": match_labels(policy.selector), "policyTypes": ["Ingress"], "ingress": rules})

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from constructs import Construct
 
 from ..model import Queue, QueueResource
 from .base import api_object
-from .registry import renders
 
 
-def resource(r: QueueResource) -> dict:
+def resource(r: QueueResource) -> dict[str, Any]:
     return {"quota": r.quota, "limit": r.limit, "overQuotaWeight": r.over_quota_weight}
 
 
-@renders(Queue)
-class QueueConstruct(Construct):
-    def __init__(self, scope: Construct, queue: Queue):
-        super().__init__(scope, f"queue-{queue.meta.name}")
-        api_object(self, "scheduling.run.ai/v2", "Queue", queue.meta,
-                   spec={"displayName": queue.display_name,
-                         "resources": {"gpu": resource(queue.gpu), "cpu": resource(queue.cpu),
-                                       "memory": resource(queue.memory)}})
+def queue(scope: Construct, value: Queue) -> None:
+    api_object(scope, "scheduling.run.ai/v2", "Queue", value.meta,
+               spec={"displayName": value.display_name,
+                     "resources": {"gpu": resource(value.gpu), "cpu": resource(value.cpu),
+                                   "memory": resource(value.memory)}})

@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any, assert_never
+
 from constructs import Construct
 
-from ..model import CacheClaim, ExistingClaim, Ngc, Pvc, Uri, WarmupJob
+from ..model import CacheClaim, ExistingClaim, Ngc, Pvc, Store, Uri, WarmupJob
 from .base import api_object, container, pod_security, pull_secrets, volume
-from .registry import renders, renders_nothing
-
-# The store itself renders nothing: its claim and Job are parts of their own; Pvc and Uri live in the pod spec.
-renders_nothing(Ngc, Pvc, Uri, ExistingClaim)
 
 
-@renders(CacheClaim)
-class CacheClaimConstruct(Construct):
-    def __init__(self, scope: Construct, claim: CacheClaim):
-        super().__init__(scope, f"claim-{claim.meta.name}")
-        spec: dict = {"accessModes": [claim.access_mode], "resources": {"requests": {"storage": claim.size}}}
-        if claim.storage_class:
-            spec["storageClassName"] = claim.storage_class
-        api_object(self, "v1", "PersistentVolumeClaim", claim.meta, spec=spec)
+def store(scope: Construct, value: Store) -> None:
+    match value:
+        case Ngc(cache=cache, warmup=warmup):
+            match cache:
+                case CacheClaim():
+                    cache_claim(scope, cache)
+                case ExistingClaim() | None:
+                    pass                 # a claim someone else made, or an emptyDir in the pod
+                case _:
+                    assert_never(cache)
+            if warmup is not None:
+                warmup_job(scope, warmup)
+        case Pvc() | Uri():
+            pass                         # mounted or downloaded within the predictor pod
+        case _:
+            assert_never(value)
 
 
-@renders(WarmupJob)
-class WarmupJobConstruct(Construct):
-    def __init__(self, scope: Construct, job: WarmupJob):
-        super().__init__(scope, f"job-{job.meta.name}")
-        pod = {"restartPolicy": job.restart_policy, "securityContext": pod_security(job.pod_security),
-               "containers": [container(job.container)], "volumes": [volume(v) for v in job.volumes],
-               **pull_secrets(job.pull_secrets)}
-        api_object(self, "batch/v1", "Job", job.meta,
-                   spec={"backoffLimit": job.backoff_limit,
-                         "template": {"metadata": {"labels": dict(job.pod_labels)}, "spec": pod}})
+def cache_claim(scope: Construct, claim: CacheClaim) -> None:
+    spec: dict[str, Any] = {"accessModes": [claim.access_mode], "resources": {"requests": {"storage": claim.size}}}
+    if claim.storage_class:
+        spec["storageClassName"] = claim.storage_class
+    api_object(scope, "v1", "PersistentVolumeClaim", claim.meta, spec=spec)
+
+
+def warmup_job(scope: Construct, job: WarmupJob) -> None:
+    pod = {"restartPolicy": job.restart_policy, "securityContext": pod_security(job.pod_security),
+           "containers": [container(job.container)], "volumes": [volume(v) for v in job.volumes],
+           **pull_secrets(job.pull_secrets)}
+    api_object(scope, "batch/v1", "Job", job.meta,
+               spec={"backoffLimit": job.backoff_limit,
+                     "template": {"metadata": {"labels": dict(job.pod_labels)}, "spec": pod}})

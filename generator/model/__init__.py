@@ -6,18 +6,22 @@ It imports no stage: resolve builds it, construct and report only read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 from .common import Labels, Meta, Provenance, labels_of
-from .environment import Environment, Identity, Mesh, MetricSource, NodePool, ScaleFromZero, Taint
+from .environment import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity,
+                          KaiScheduler, KServe, Mesh, MetricSource, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint,
+                          WakeByKedaHttp, WakeByKnative)
 from .profiles import Profile, ProfileDecision, Rejection, Selection
 from .project import (DefaultDenyIngress, GpuBudget, LimitRange, NamespaceObject, Project, Queue, QueueResource,
                       ResourceQuota, Waypoint)
 from .workload import (Access, CacheClaim, ClaimRule, ClaimVolume, ClusterLocal, Compute, Container,
-                       ContainerSecurity, DisruptionBudget, EmptyDirVolume, EnvVar, ExistingClaim, Fixed, Hpa,
+                       ContainerSecurity, DisruptionBudget, GpuRequest, MigSlice, PodSelector, PolicyBinding, ServiceTarget,
+                       WholeGpus, EmptyDirVolume, EnvVar, ExistingClaim, Fixed, Hpa,
                        InferenceService, IngressPolicy, IngressRule, Jwt, Keda, KedaHttp, Knative, MatchExpression,
                        Mount, Ngc, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
                        Resources, Rollout, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Store,
-                       StorageUri, Toleration, Uri, Volume, WakeService, WarmupJob, Workload)
+                       StorageUri, TokenlessRule, Toleration, Uri, Volume, WakeService, WarmupJob, Workload)
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,19 @@ class ResolvedEnvironment:
     prerequisites: tuple[Prerequisite, ...] = ()
 
     @property
-    def queues(self) -> tuple[Queue, ...]:
-        return tuple(p.queue for p in self.projects if p.queue is not None)
+    def queues(self) -> ClusterQueues:
+        return ClusterQueues(tuple(p.queue for p in self.projects if p.queue is not None))
+
+
+@dataclass(frozen=True)
+class ClusterQueues:
+    """The environment's KAI queues: one cluster-scoped file."""
+
+    queues: tuple[Queue, ...]
+
+
+# What one output file of out/<env>/ is rendered from.
+OutputFile = Union[Workload, Project, ClusterQueues]
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar, Union
 
 from .common import Labels
 
@@ -40,21 +42,90 @@ class Identity:
     user_claim: str = "email"
 
 
-@dataclass(frozen=True)
-class Mesh:
-    """How Istio reaches the workloads' pods: a sidecar injected per pod, or ambient (ztunnel plus a waypoint)."""
+class DeploymentMode(Enum):
+    """How KServe runs a predictor: a Deployment it owns (Standard), or a Knative Service (Knative)."""
 
-    mode: str                            # sidecar | ambient
+    STANDARD = "Standard"
+    KNATIVE = "Knative"
+
+
+class AutoscalingBackend(Enum):
+    """Who scales workloads between their minimum and maximum replicas by default."""
+
+    HPA = "hpa"                          # a HorizontalPodAutoscaler on a per-pod metric (Prometheus adapter)
+    KEDA = "keda"                        # a KEDA ScaledObject on a Prometheus query
+    KNATIVE = "knative"                  # Knative's KPA, from the InferenceService's own scale metric
+
+
+@dataclass(frozen=True)
+class KServe:
+    """The KServe release the cluster runs, and what that release reads (decided once, in resolve)."""
+
+    version: str                         # major.minor
+    standard_mode: str                   # the spelling of each mode it knows (RawDeployment/Serverless before 0.16)
+    knative_mode: str
+    storage_uris: bool                   # spec.predictor.storageUris (0.16); before it, STORAGE_URI in the env
+    autoscaler_class_none: bool          # serving.kserve.io/autoscalerClass: none fixes the replicas
+
+    def spelled(self, mode: DeploymentMode) -> str:
+        return self.knative_mode if mode is DeploymentMode.KNATIVE else self.standard_mode
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """Istio injects a proxy into each pod of a labelled namespace."""
+
     revision: str | None                 # an Istio revision (istio.io/rev) instead of the default injector
     cni: bool                            # Istio CNI sets up redirection: no privileged istio-init container
+    mode: ClassVar[str] = "sidecar"
 
 
 @dataclass(frozen=True)
-class ScaleFromZero:
-    """The component that holds a request while a scaled-to-zero workload starts, and where it runs."""
+class Ambient:
+    """ztunnel carries a namespace's traffic; a waypoint proxy enforces L7 policy for its Services."""
 
-    via: str                             # knative | keda-http
-    interceptor_namespace: str           # keda-http: the add-on's interceptor proxy
+    mode: ClassVar[str] = "ambient"
+
+
+Mesh = Union[Sidecar, Ambient]
+
+
+@dataclass(frozen=True)
+class WakeByKnative:
+    """Knative's activator holds a request while a scaled-to-zero revision starts."""
+
+    via: ClassVar[str] = "knative"
+
+
+@dataclass(frozen=True)
+class WakeByKedaHttp:
+    """The KEDA HTTP add-on's interceptor holds a request while the predictor Deployment scales from zero."""
+
+    interceptor_namespace: str
+    interceptor_address: str             # the interceptor proxy Service's cluster DNS name
+    interceptor_port: int
+    via: ClassVar[str] = "keda-http"
+
+
+ScaleFromZero = Union[WakeByKnative, WakeByKedaHttp]
+
+
+@dataclass(frozen=True)
+class KaiScheduler:
+    """Pods are placed by the KAI scheduler, in their project's queue."""
+
+    scheduler_name: str
+    priority_class: str
+    name: ClassVar[str] = "kai"
+
+
+@dataclass(frozen=True)
+class DefaultScheduler:
+    priority_class: str | None
+    name: ClassVar[str] = "default"
+
+
+Scheduler = Union[KaiScheduler, DefaultScheduler]
 
 
 @dataclass(frozen=True)
@@ -62,15 +133,15 @@ class Environment:
     name: str
     source: str
     kubernetes_version: str
-    kserve_version: str
-    deployment_mode: str                 # Standard | Knative (spelled for the KServe version when written)
-    autoscaling_backend: str             # hpa | keda | knative
+    native_sidecars: bool                # Kubernetes runs restartPolicy Always init containers (1.29 on)
+    kserve: KServe
+    deployment_mode: DeploymentMode      # the environment's; a workload may need Knative mode on its own
+    autoscaling_backend: AutoscalingBackend
     prometheus_address: str | None
     metrics: tuple[tuple[str, MetricSource], ...]
-    scheduler: str                       # kai | default
+    scheduler: Scheduler
     node_pool_label: str
     node_type_label: str
-    priority_class: str | None
     node_pools: tuple[NodePool, ...]
     storage_default_class: str | None
     storage_shared_class: str | None

@@ -42,9 +42,13 @@ class DefaultDenyIngress:
 
 @dataclass(frozen=True)
 class Waypoint:
-    """An Istio ambient waypoint (a Gateway API Gateway of class istio-waypoint) for a namespace's Services."""
+    """An Istio ambient waypoint (a Gateway API Gateway) for a namespace's Services."""
 
     meta: Meta
+    gateway_class: str
+    listener: str
+    port: int
+    protocol: str
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,3 @@ class Project:
     default_deny: DefaultDenyIngress
     queue: Queue | None                  # under KAI only
     waypoint: Waypoint | None = None     # ambient mesh only
-
-    @property
-    def parts(self) -> tuple:
-        """The namespaced objects of the project file (the Namespace itself is cluster-scoped)."""
-        return (self.quota, self.limits, self.default_deny) + ((self.waypoint,) if self.waypoint else ())

@@ -1,16 +1,17 @@
 """A resolved workload: every object it becomes, fully decided, as typed values.
 
-Unions are closed sets of frozen dataclasses (Store, Scaling, Access, Volume); the construct registry picks
-the construct for a value by its type, so a new kind of thing is one new variant here, one resolver and one
-construct. Nothing here is looked up or defaulted later: names, labels, annotations and feature choices are set.
+Unions are closed sets of frozen dataclasses (Store, Scaling, Access, Volume, PolicyBinding, GpuRequest); each
+construct `match`es over the union it renders, and the type checker proves every variant handled, so a new kind
+of thing is one new variant here, one resolver and one construct. Nothing here is looked up or defaulted later: names, labels, annotations and feature choices are set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from typing import ClassVar, Union, assert_never
 
 from .common import Labels, Meta, Provenance
+from .environment import DeploymentMode
 from .profiles import ProfileDecision
 
 # --------------------------------------------------------------------------------------------- pod building blocks
@@ -165,6 +166,7 @@ class Rollout:
 @dataclass(frozen=True)
 class InferenceService:
     meta: Meta
+    mode: DeploymentMode                 # the deployment mode this InferenceService is created in
     min_replicas: int
     max_replicas: int
     scale_metric: str | None             # Knative's KPA only: concurrency | rps
@@ -301,6 +303,7 @@ class WakeService:
     meta: Meta
     external_name: str                   # the interceptor proxy Service's cluster DNS name
     port: int
+    address: str                         # what callers use: <name>.<namespace>:<port>
 
 
 @dataclass(frozen=True)
@@ -403,22 +406,46 @@ class ClaimRule:
 
 
 @dataclass(frozen=True)
+class PodSelector:
+    """Sidecar mode: the policies select the predictor pods, whose proxies enforce them."""
+
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """Ambient mode: the policies target the predictor Service, whose waypoint enforces them."""
+
+    service: str
+
+
+PolicyBinding = Union[PodSelector, ServiceTarget]
+
+
+@dataclass(frozen=True)
+class TokenlessRule:
+    """Requests the AuthorizationPolicy admits without a token: from these namespaces (mTLS peers; empty: any
+    peer, plain text included), not from those, with these methods (empty: any) on these paths."""
+
+    paths: tuple[str, ...]
+    methods: tuple[str, ...] = ()
+    from_namespaces: tuple[str, ...] = ()
+    not_from_namespaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Jwt:
     """Callers must present a valid token of the identity provider (and, for groups or users, a claim value)."""
 
     kind: str                            # authenticated | groups | users (display)
     authentication: Meta                 # the RequestAuthentication
     authorization: Meta                  # the AuthorizationPolicy
-    selector: Labels | None              # sidecar mode: the pods whose proxies enforce the policies
-    target_service: str | None           # ambient mode: the Service whose waypoint enforces them
+    binding: PolicyBinding               # what enforces the policies: the pods' sidecars or the waypoint
     issuer: str
     jwks_uri: str
     audiences: tuple[str, ...]
     claim: ClaimRule | None
-    open_paths: tuple[str, ...]          # GET without a token (NIM metrics; a plain-text scrape has no identity)
-    open_paths_not_from: tuple[str, ...] # ...except through these namespaces (the gateway: not from the internet)
-    system_namespaces: tuple[str, ...]   # may call system_paths without a token (Knative's probes)
-    system_paths: tuple[str, ...]
+    tokenless: tuple[TokenlessRule, ...] # what is admitted without a token (the metrics scrape, Knative's probes)
 
 
 Access = Union[ClusterLocal, Public, Jwt]
@@ -428,17 +455,45 @@ Access = Union[ClusterLocal, Public, Jwt]
 
 
 @dataclass(frozen=True)
+class WholeGpus:
+    """Whole GPUs of a node (the device plugin's nvidia.com/gpu), counted in the project's GPU budget."""
+
+    count: int
+    resource: ClassVar[str] = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class MigSlice:
+    """One MIG slice (the device plugin's mixed strategy: nvidia.com/mig-<profile>), not counted in the budget."""
+
+    profile: str
+
+    @property
+    def resource(self) -> str:
+        return f"nvidia.com/mig-{self.profile}"
+
+
+GpuRequest = Union[WholeGpus, MigSlice]
+
+
+@dataclass(frozen=True)
 class Compute:
-    gpus: int
-    gpu_resource: str                    # nvidia.com/gpu or nvidia.com/mig-<profile>
+    gpus: int                            # GPUs the pinned profile runs on (a MIG slice is one device)
+    gpu: GpuRequest                      # what each replica requests
     cpu: str
     memory: str
     shared_memory: str
 
     @property
     def whole_gpus(self) -> int:
-        """GPUs this replica takes from the project's budget (MIG slices are not counted in it)."""
-        return self.gpus if self.gpu_resource == "nvidia.com/gpu" else 0
+        """GPUs this replica takes from the project's budget."""
+        match self.gpu:
+            case WholeGpus(count):
+                return count
+            case MigSlice():
+                return 0
+            case _:
+                assert_never(self.gpu)
 
 
 @dataclass(frozen=True)
@@ -462,12 +517,3 @@ class Workload:
     peer: PeerPolicy | None              # in a meshed namespace: plain text accepted on the scraped ports
     disruption: DisruptionBudget | None
     provenance: tuple[Provenance, ...] = field(default=(), compare=False)
-
-    @property
-    def parts(self) -> tuple:
-        """Every decided value that may become objects; the construct registry knows what each renders."""
-        found: list = [self.store, self.service, self.scaling, self.ingress, self.scrape, self.access]
-        if isinstance(self.store, Ngc):
-            found += [part for part in (self.store.cache, self.store.warmup) if part is not None]
-        found += [part for part in (self.peer, self.disruption) if part is not None]
-        return tuple(found)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic
-from ..model import ResolvedEnvironment
+from ..model import OutputFile, ResolvedEnvironment
 from ..report.readme import readme
 from . import cluster_rules, emit, layout
 from .cache import BuildCache, model_key
@@ -42,7 +42,7 @@ class Rendered:
 @dataclass(frozen=True)
 class _Wanted:
     key: str
-    charts: Any                          # a thunk: the construct module is imported only on a cache miss
+    value: OutputFile                    # what construct renders the file from, on a cache miss
     header: str
 
 
@@ -51,15 +51,13 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
     shown_root = f"out/{env.name}"
     wanted: dict[str, _Wanted] = {}
     for project in resolved.projects:
-        wanted[layout.project_file(project)] = _Wanted(
-            model_key("project", project), lambda c, p=project: c.project_charts(p), emit.header(*project.sources))
+        wanted[layout.project_file(project)] = _Wanted(model_key(project), project, emit.header(*project.sources))
     for workload in resolved.workloads:
-        wanted[layout.workload_file(workload)] = _Wanted(
-            model_key("workload", workload), lambda c, w=workload: c.workload_charts(w), emit.header(*workload.sources))
-    if resolved.queues:
+        wanted[layout.workload_file(workload)] = _Wanted(model_key(workload), workload, emit.header(*workload.sources))
+    queues = resolved.queues
+    if queues.queues:
         wanted[layout.QUEUES_FILE] = _Wanted(
-            model_key("queues", resolved.queues), lambda c: c.queue_charts(resolved.queues),
-            emit.header(*sorted({s for p in resolved.projects if p.queue for s in p.sources})))
+            model_key(queues), queues, emit.header(*sorted({s for p in resolved.projects if p.queue for s in p.sources})))
 
     files: dict[str, str] = {}
     missing: list[str] = []
@@ -71,9 +69,9 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
             files[relpath] = text
     problems: list[Diagnostic] = []
     if missing:
-        from .. import construct
+        from .. import construct   # starts Node.js: only on a cache miss
 
-        synthesized = construct.synthesize({r: wanted[r].charts(construct) for r in missing})
+        synthesized = construct.synthesize({r: wanted[r].value for r in missing})
         checked: dict[str, tuple[str, list[dict]]] = {}
         for relpath in missing:
             objects = emit.sort_objects(synthesized[relpath])
@@ -94,7 +92,7 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
 
 def facts_of(resolved: ResolvedEnvironment) -> cluster_rules.EnvironmentFacts:
     env = resolved.environment
-    return cluster_rules.EnvironmentFacts(env.name, env.gateway_namespace, env.kserve_version)
+    return cluster_rules.EnvironmentFacts(env.name, env.gateway_namespace, env.kserve.version)
 
 
 def with_shared_files(checked: dict[str, tuple[str, list[dict]]], files: dict[str, str]) -> dict[str, tuple[str, list[dict]]]:

@@ -15,6 +15,7 @@ never take it as the fresh build.
 from __future__ import annotations
 
 import dataclasses
+from enum import Enum
 import hashlib
 import hmac
 import json
@@ -32,6 +33,8 @@ def canonical(value: Any) -> Any:
             if f.compare:
                 found[f.name] = canonical(getattr(value, f.name))
         return found
+    if isinstance(value, Enum):
+        return canonical(value.value)
     if isinstance(value, (tuple, list)):
         return [canonical(v) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):

@@ -47,7 +47,7 @@ def explain_workload(env: Environment, w: Workload) -> str:
             where = f" on pool {rejection.pool}" if rejection.pool else ""
             lines.append(f"    {_profile(rejection.profile)}{where}: {rejection.reason}")
     c = w.compute
-    lines += ["", f"compute: {c.gpus} x {c.gpu_resource}, cpu {c.cpu}, memory {c.memory}, /dev/shm {c.shared_memory}",
+    lines += ["", f"compute: {c.gpus} x {c.gpu.resource}, cpu {c.cpu}, memory {c.memory}, /dev/shm {c.shared_memory}",
               f"pools (priority order): {', '.join(w.service.placement.pools)}",
               _scaling(w), _store(w), f"access: {w.access.kind}"]
     return "\n".join(lines) + "\n"

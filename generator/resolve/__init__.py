@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
 from ..inputs.reader import InputSet
-from ..model import Environment, Project, ResolvedEnvironment, Workload
+from ..model import Environment, Project, ResolvedEnvironment, WakeByKedaHttp, Workload
 from .catalog import catalog_model
 from .context import Gallery, suggest
 from .environment import environment_problems, resolve_environment
@@ -31,7 +31,7 @@ def reserved_namespaces(env: Environment) -> dict[str, str]:
     found = {ns: "Kubernetes" for ns in SYSTEM_NAMESPACES}
     found[env.monitoring_namespace] = "the monitoring stack (spec.monitoring.namespace)"
     found[env.knative_namespace] = "Knative (spec.knative.namespace)"
-    if env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
+    if isinstance(env.scale_from_zero, WakeByKedaHttp):
         found[env.scale_from_zero.interceptor_namespace] = "the KEDA HTTP interceptor"
     found[env.gateway_namespace] = "the ingress gateway (spec.ingress.gatewayNamespace)"
     return found

@@ -3,9 +3,34 @@ enforcing tokens."""
 
 from __future__ import annotations
 
-from ..model import Access, ClaimRule, ClusterLocal, IngressPolicy, IngressRule, Jwt, KedaHttp, Meta, Public, Scaling
+from enum import Enum
+from typing import Any, assert_never
+
+from ..model import (Access, Ambient, ClaimRule, ClusterLocal, DeploymentMode, IngressPolicy, IngressRule, Jwt, KedaHttp,
+                     Meta, PodSelector, PolicyBinding, Public, Scaling, ServiceTarget, Sidecar, TokenlessRule,
+                     WakeByKedaHttp)
 from . import naming, nim
 from .context import WorkloadContext
+
+
+class AccessLevel(Enum):
+    """spec.access.type: who may call the endpoint."""
+
+    CLUSTER_LOCAL = "clusterLocal"       # the default: no route from outside the cluster
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    GROUPS = "groups"
+    USERS = "users"
+
+    @property
+    def needs_token(self) -> bool:
+        """A caller must present a token, which a mesh proxy checks."""
+        return self in (AccessLevel.AUTHENTICATED, AccessLevel.GROUPS, AccessLevel.USERS)
+
+
+def access_level(spec: dict[str, Any]) -> AccessLevel:
+    """The access level a workload's spec asks for (read once a workload's documents are layered)."""
+    return AccessLevel(spec.get("access", {}).get("type", AccessLevel.CLUSTER_LOCAL.value))
 
 # Knative's data path (knative/serving pkg/networking/constants.go): requests reach the queue-proxy on 8012
 # from the activator (in knative-serving) or a Knative gateway (in the gateway namespace, also for cluster-local
@@ -17,57 +42,78 @@ KNATIVE_AUTOSCALER_METRICS_PORT = 9090
 KNATIVE_SYSTEM_PATHS = ("/healthz", "/metrics")
 
 
-def resolve_access(ctx: WorkloadContext, knative: bool) -> Access:
+def resolve_access(ctx: WorkloadContext, mode: DeploymentMode) -> Access:
     env = ctx.env
-    access = ctx.spec.get("access")
-    if access is None:
-        ctx.record("spec.access.type", "clusterLocal", "default (no route from outside the cluster)")
-        return ClusterLocal()
-    kind = ctx.value(("spec", "access", "type"))
-    if kind == "public" and not env.allow_public_endpoints:
+    level = access_level(ctx.spec)
+    if "access" not in ctx.spec:
+        ctx.record("spec.access.type", level.value, "default (no route from outside the cluster)")
+    else:
+        ctx.value(("spec", "access", "type"))
+    if level is AccessLevel.PUBLIC and not env.allow_public_endpoints:
         ctx.error(("spec", "access", "type"), f"environment {env.name} does not allow public endpoints",
                   "use authenticated, groups or users, or set policy.allowPublicEndpoints in the environment")
-    if kind == "clusterLocal":
+    if level is AccessLevel.CLUSTER_LOCAL:
         return ClusterLocal()
-    if kind == "public":
+    if level is AccessLevel.PUBLIC:
         return Public()
     identity = env.identity
     if identity is None:
-        ctx.error(("spec", "access", "type"), f"access '{kind}' needs spec.identity in environment {env.name}",
+        ctx.error(("spec", "access", "type"), f"access '{level.value}' needs spec.identity in environment {env.name}",
                   "declare the identity provider's issuer and jwksUri there")
         return Public()  # never rendered: the error stops the build
     claim = None
-    if kind == "groups":
-        claim = ClaimRule(identity.groups_claim, tuple(access["groups"]))
-    elif kind == "users":
-        claim = ClaimRule(identity.user_claim, tuple(access["users"]))
-    ambient = env.mesh.mode == "ambient"
-    return Jwt(kind, authentication=Meta(naming.request_authentication(ctx.name)),
-               authorization=Meta(naming.authorization_policy(ctx.name)),
-               selector=None if ambient else naming.pod_selector(ctx.name),
-               target_service=naming.predictor_deployment(ctx.name) if ambient else None,
+    if level is AccessLevel.GROUPS:
+        claim = ClaimRule(identity.groups_claim, tuple(ctx.spec["access"]["groups"]))
+    elif level is AccessLevel.USERS:
+        claim = ClaimRule(identity.user_claim, tuple(ctx.spec["access"]["users"]))
+    return Jwt(level.value, authentication=Meta(naming.request_authentication(ctx.name)),
+               authorization=Meta(naming.authorization_policy(ctx.name)), binding=policy_binding(ctx),
                issuer=identity.issuer, jwks_uri=identity.jwks_uri, audiences=identity.audiences, claim=claim,
-               open_paths=(nim.METRICS_PATH,), open_paths_not_from=(env.gateway_namespace,),
-               system_namespaces=(env.knative_namespace,) if knative else (),
-               system_paths=KNATIVE_SYSTEM_PATHS if knative else ())
+               tokenless=tokenless_rules(ctx, mode))
 
 
-def plaintext_ports(knative: bool) -> tuple[int, ...]:
+def tokenless_rules(ctx: WorkloadContext, mode: DeploymentMode) -> tuple[TokenlessRule, ...]:
+    """What the AuthorizationPolicy admits without a token.
+
+    - A GET of NIM's metrics path, except through the gateway (not from the internet). A plain-text scrape has no
+      peer namespace: Istio compares the mTLS-only namespace field to an empty value (istio.io
+      ISTIO-SECURITY-2021-003), so notNamespaces matches it while the gateway (mTLS, in the mesh) does not.
+    - In Knative mode, the activator's and autoscaler's probes and scrapes from Knative's namespace.
+    """
+    rules = [TokenlessRule(paths=(nim.METRICS_PATH,), methods=("GET",), not_from_namespaces=(ctx.env.gateway_namespace,))]
+    if mode is DeploymentMode.KNATIVE:
+        rules.append(TokenlessRule(paths=KNATIVE_SYSTEM_PATHS, from_namespaces=(ctx.env.knative_namespace,)))
+    return tuple(rules)
+
+
+def policy_binding(ctx: WorkloadContext) -> PolicyBinding:
+    """Sidecars enforce policies on the pods they run in; in ambient mode the waypoint enforces them for the
+    predictor Service (an L7 policy bound by selector would make ztunnel drop all traffic)."""
+    match ctx.env.mesh:
+        case Sidecar():
+            return PodSelector(naming.pod_selector(ctx.name))
+        case Ambient():
+            return ServiceTarget(naming.predictor(ctx.name))
+        case _:
+            assert_never(ctx.env.mesh)
+
+
+def plaintext_ports(mode: DeploymentMode) -> tuple[int, ...]:
     """The ports callers outside the mesh reach: the NIM port (scrape, interceptor) and Knative's queue-proxy."""
-    return (nim.PORT, KNATIVE_QUEUE_PORT) if knative else (nim.PORT,)
+    return (nim.PORT, KNATIVE_QUEUE_PORT) if mode is DeploymentMode.KNATIVE else (nim.PORT,)
 
 
-def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, knative: bool) -> IngressPolicy:
+def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, mode: DeploymentMode) -> IngressPolicy:
     """Who may open connections to the predictor pods, port by port."""
     env, own = ctx.env, ctx.project.namespace
     exposed = not isinstance(access, ClusterLocal)
     rules = [IngressRule((env.monitoring_namespace,), (nim.PORT,))]   # Prometheus scrapes NIM's /v1/metrics
-    if knative:
+    if mode is DeploymentMode.KNATIVE:
         rules.append(IngressRule((own, env.gateway_namespace, env.knative_namespace), (KNATIVE_QUEUE_PORT,)))
         rules.append(IngressRule((env.knative_namespace,), (KNATIVE_ADMIN_PORT, KNATIVE_AUTOSCALER_METRICS_PORT)))
     else:
         callers = [own] + ([env.gateway_namespace] if exposed else [])
-        if isinstance(scaling, KedaHttp) and env.scale_from_zero is not None:
+        if isinstance(scaling, KedaHttp) and isinstance(env.scale_from_zero, WakeByKedaHttp):
             callers.append(env.scale_from_zero.interceptor_namespace)
         rules.append(IngressRule(tuple(callers), (nim.PORT,)))
     return IngressPolicy(Meta(naming.ingress_policy(ctx.name)), naming.pod_selector(ctx.name), tuple(rules))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
-from ..model import Compute, Resources
+from ..model import Compute, GpuRequest, MigSlice, Resources, WholeGpus
 from ..quantities import canonical, parse
 from .context import WorkloadContext, suggest
 
@@ -13,7 +13,6 @@ ComputeSpec = dict[str, tuple[Any, str]]   # field -> (value, origin)
 # Tensor-parallel ranks exchange activations through /dev/shm; one GPU needs little.
 SHM_MULTI_GPU = "16Gi"
 SHM_SINGLE_GPU = "2Gi"
-WHOLE_GPU = "nvidia.com/gpu"
 
 
 def compute_field(spec: ComputeSpec, name: str) -> Any:
@@ -56,7 +55,7 @@ def resolve_compute(ctx: WorkloadContext, spec: ComputeSpec, template_failed: bo
     if gpus is None or "cpu" not in values or "memory" not in values:
         return None
     mig = values.get("migProfile")
-    resource = f"nvidia.com/mig-{mig}" if mig else WHOLE_GPU
+    request: GpuRequest = MigSlice(mig) if mig else WholeGpus(gpus)
     shm_default = SHM_MULTI_GPU if gpus > 1 else SHM_SINGLE_GPU
     shared = values.get("sharedMemory")
     if shared is None:
@@ -67,12 +66,22 @@ def resolve_compute(ctx: WorkloadContext, spec: ComputeSpec, template_failed: bo
                   f"sharedMemory ({shared}) must be less than memory ({values['memory']})",
                   "a memory-backed /dev/shm counts against the container's memory limit")
     ctx.record("spec.compute.gpus (resolved)", gpus, "profile" if "gpus" not in values else "compute")
-    return Compute(gpus=gpus, gpu_resource=resource, cpu=canonical(values["cpu"]), memory=canonical(values["memory"]),
+    return Compute(gpus=gpus, gpu=request, cpu=canonical(values["cpu"]), memory=canonical(values["memory"]),
                    shared_memory=canonical(shared))
 
 
 def container_resources(compute: Compute) -> Resources:
     """requests == limits: extended resources demand it, and Guaranteed QoS keeps the model from eviction."""
-    amounts = (("cpu", compute.cpu), ("memory", compute.memory),
-               (compute.gpu_resource, str(compute.gpus if compute.gpu_resource == WHOLE_GPU else 1)))
+    amounts = (("cpu", compute.cpu), ("memory", compute.memory), (compute.gpu.resource, str(gpu_amount(compute.gpu))))
     return Resources(amounts, amounts)
+
+
+def gpu_amount(request: GpuRequest) -> int:
+    """How many of its resource a replica requests: its whole GPUs, or one MIG slice."""
+    match request:
+        case WholeGpus(count):
+            return count
+        case MigSlice():
+            return 1
+        case _:
+            assert_never(request)

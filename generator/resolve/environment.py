@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import Environment, Identity, Mesh, MetricSource, NodePool, ScaleFromZero, Taint, labels_of
+from ..model import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
+                     KServe, Mesh, MetricSource, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
+                     WakeByKnative, labels_of)
 from ..quantities import canonical
 from .monitoring import query_problems
 
 # KServe 0.16 renamed the modes (RawDeployment -> Standard, Serverless -> Knative) and still accepts the old
 # names; 0.15 knows only the old ones and silently falls back to its default mode for anything else
-# (kserve pkg/constants/constants.go, utils.GetDeploymentMode at v0.15.2 and v0.20.0).
+# (kserve pkg/constants/constants.go, utils.GetDeploymentMode at v0.15.2 and v0.20.0). The same release added
+# spec.predictor.storageUris, and autoscalerClass none (0.15.1; versions here are major.minor, so 0.16).
 DEFAULT_KSERVE_VERSION = "0.20"
-RENAMED_MODES = {"RawDeployment": "Standard", "Serverless": "Knative"}
+MODE_NAMES = {"Standard": DeploymentMode.STANDARD, "RawDeployment": DeploymentMode.STANDARD,
+              "Knative": DeploymentMode.KNATIVE, "Serverless": DeploymentMode.KNATIVE}
+KSERVE_RENAMED_MODES = (0, 16)
+# Kubernetes runs init containers with restartPolicy Always (native sidecars) by default from 1.29.
+KUBERNETES_NATIVE_SIDECARS = (1, 29)
 
 
 def at_least(version: str, minimum: tuple[int, int]) -> bool:
@@ -20,29 +29,52 @@ def at_least(version: str, minimum: tuple[int, int]) -> bool:
     return tuple(int(x) for x in version.split(".")[:2]) >= minimum
 
 
-def deployment_mode(kserve_version: str, asked: str) -> str:
-    """The spelling of the mode this KServe version understands."""
-    if at_least(kserve_version, (0, 16)):
-        return RENAMED_MODES.get(asked, asked)
-    return {new: old for old, new in RENAMED_MODES.items()}.get(asked, asked)
+def kserve(version: str) -> KServe:
+    modern = at_least(version, KSERVE_RENAMED_MODES)
+    return KServe(version, standard_mode="Standard" if modern else "RawDeployment",
+                  knative_mode="Knative" if modern else "Serverless", storage_uris=modern,
+                  autoscaler_class_none=modern)
 
 
 DEFAULT_KNATIVE_NAMESPACE = "knative-serving"
 DEFAULT_KEDA_NAMESPACE = "keda"            # the HTTP add-on's chart installs its interceptor beside KEDA
+# The interceptor proxy Service and port of the KEDA HTTP add-on (http-add-on config/interceptor/proxy-service.yaml).
+KEDA_INTERCEPTOR_SERVICE = "keda-add-ons-http-interceptor-proxy"
+KEDA_INTERCEPTOR_PORT = 8080
 DEFAULT_NODE_POOL_LABEL = "nimgen.dev/node-pool"
 DEFAULT_NODE_TYPE_LABEL = "nimgen.dev/node-type"
+KAI_SCHEDULER_NAME = "kai-scheduler"       # the schedulerName KAI's pods carry (kai-scheduler's default)
 # Under KAI, inference pods get a priority class so they are not preempted by training jobs.
 KAI_DEFAULT_PRIORITY_CLASS = "inference"
 
 
+def mesh_of(spec: dict[str, Any]) -> Mesh:
+    if spec.get("mode", "sidecar") == "ambient":
+        return Ambient()
+    return Sidecar(spec.get("revision"), spec.get("cni", False))
+
+
+def scale_from_zero_of(spec: dict[str, Any] | None) -> ScaleFromZero | None:
+    if spec is None:
+        return None
+    if spec["via"] == "knative":
+        return WakeByKnative()
+    namespace = spec.get("interceptorNamespace", DEFAULT_KEDA_NAMESPACE)
+    return WakeByKedaHttp(namespace, f"{KEDA_INTERCEPTOR_SERVICE}.{namespace}.svc.cluster.local", KEDA_INTERCEPTOR_PORT)
+
+
+def scheduler_of(spec: dict[str, Any]) -> Scheduler:
+    if spec.get("name", "default") == "kai":
+        return KaiScheduler(KAI_SCHEDULER_NAME, spec.get("priorityClassName", KAI_DEFAULT_PRIORITY_CLASS))
+    return DefaultScheduler(spec.get("priorityClassName"))
+
+
 def resolve_environment(doc: Document, name: str) -> Environment:
     spec = doc.data["spec"]
-    kserve = spec.get("kserve", {})
+    kserve_spec = spec.get("kserve", {})
     autoscaling = spec.get("autoscaling", {})
     scheduler = spec.get("scheduler", {})
     identity = spec.get("identity")
-    mesh = spec.get("mesh", {})
-    zero = autoscaling.get("scaleFromZero")
     pools = tuple(
         NodePool(
             name=p["name"], product=p["gpu"]["product"], per_node=p["gpu"]["perNode"],
@@ -54,20 +86,18 @@ def resolve_environment(doc: Document, name: str) -> Environment:
     )
     metrics = tuple(sorted((k, MetricSource(v.get("podsMetric"), v.get("query")))
                            for k, v in autoscaling.get("metrics", {}).items()))
-    sched_name = scheduler.get("name", "default")
-    kserve_version = kserve.get("version", DEFAULT_KSERVE_VERSION)
     return Environment(
         name=name, source=doc.file,
         kubernetes_version=spec["kubernetesVersion"],
-        kserve_version=kserve_version,
-        deployment_mode=RENAMED_MODES.get(kserve.get("deploymentMode", "Standard"), kserve.get("deploymentMode", "Standard")),
-        autoscaling_backend=autoscaling.get("backend", "hpa"),
+        native_sidecars=at_least(spec["kubernetesVersion"], KUBERNETES_NATIVE_SIDECARS),
+        kserve=kserve(kserve_spec.get("version", DEFAULT_KSERVE_VERSION)),
+        deployment_mode=MODE_NAMES[kserve_spec.get("deploymentMode", "Standard")],
+        autoscaling_backend=AutoscalingBackend(autoscaling.get("backend", "hpa")),
         prometheus_address=autoscaling.get("prometheus", {}).get("serverAddress"),
         metrics=metrics,
-        scheduler=sched_name,
+        scheduler=scheduler_of(scheduler),
         node_pool_label=scheduler.get("nodePoolLabel", DEFAULT_NODE_POOL_LABEL),
         node_type_label=scheduler.get("nodeTypeLabel", DEFAULT_NODE_TYPE_LABEL),
-        priority_class=scheduler.get("priorityClassName", KAI_DEFAULT_PRIORITY_CLASS if sched_name == "kai" else None),
         node_pools=pools,
         storage_default_class=spec.get("storage", {}).get("defaultClass"),
         storage_shared_class=spec.get("storage", {}).get("sharedClass"),
@@ -75,8 +105,8 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         monitoring_namespace=spec.get("monitoring", {}).get("namespace", "monitoring"),
         scrape_labels=labels_of(spec.get("monitoring", {}).get("podMonitorLabels")),
         knative_namespace=spec.get("knative", {}).get("namespace", DEFAULT_KNATIVE_NAMESPACE),
-        mesh=Mesh(mesh.get("mode", "sidecar"), mesh.get("revision"), mesh.get("cni", False)),
-        scale_from_zero=ScaleFromZero(zero["via"], zero.get("interceptorNamespace", DEFAULT_KEDA_NAMESPACE)) if zero else None,
+        mesh=mesh_of(spec.get("mesh", {})),
+        scale_from_zero=scale_from_zero_of(autoscaling.get("scaleFromZero")),
         identity=Identity(identity["issuer"], identity["jwksUri"], tuple(identity.get("audiences", ())),
                           identity.get("groupsClaim", "groups"), identity.get("userClaim", "email")) if identity else None,
         allow_public_endpoints=spec.get("policy", {}).get("allowPublicEndpoints", False),
@@ -97,17 +127,18 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
             problems.append(doc.diagnostic(("spec", "nodePools", i, "name"), f"duplicate node pool '{pool.name}'"))
         seen[pool.name] = i
     mode = doc.data["spec"].get("kserve", {}).get("deploymentMode")
-    if mode in ("Knative", "Serverless") and env.autoscaling_backend != "knative":
+    if env.deployment_mode is DeploymentMode.KNATIVE and env.autoscaling_backend is not AutoscalingBackend.KNATIVE:
         problems.append(doc.diagnostic(("spec", "kserve", "deploymentMode"),
-                                       f"deploymentMode {mode} scales with Knative, but autoscaling.backend is {env.autoscaling_backend}",
+                                       f"deploymentMode {mode} scales with Knative, but autoscaling.backend is "
+                                       f"{env.autoscaling_backend.value}",
                                        "set autoscaling.backend: knative, or deploymentMode: Standard"))
-    if env.deployment_mode == "Knative" and env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
+    if env.deployment_mode is DeploymentMode.KNATIVE and isinstance(env.scale_from_zero, WakeByKedaHttp):
         problems.append(doc.diagnostic(("spec", "autoscaling", "scaleFromZero", "via"),
                                        "in Knative mode Knative's activator wakes workloads from zero; the KEDA HTTP "
                                        "add-on scales Deployments, which Knative mode does not create",
                                        "use scaleFromZero: {via: knative}"))
     shared = {"gateway": env.gateway_namespace, "monitoring": env.monitoring_namespace, "knative": env.knative_namespace}
-    if env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
+    if isinstance(env.scale_from_zero, WakeByKedaHttp):
         shared["KEDA HTTP interceptor"] = env.scale_from_zero.interceptor_namespace
     where = {"gateway": ("spec", "ingress", "gatewayNamespace"), "monitoring": ("spec", "monitoring", "namespace"),
              "knative": ("spec", "knative", "namespace"),
@@ -121,7 +152,7 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
                                            "each is trusted differently (e.g. monitoring may reach cluster-local "
                                            "workloads, the gateway may not): give each its own namespace"))
         seen_ns.setdefault(namespace, role)
-    if env.autoscaling_backend == "keda" and not env.prometheus_address:
+    if env.autoscaling_backend is AutoscalingBackend.KEDA and not env.prometheus_address:
         problems.append(doc.diagnostic(("spec", "autoscaling"), "backend keda needs prometheus.serverAddress",
                                        "KEDA's prometheus trigger queries this address", key=True))
     problems.extend(query_problems(doc, env))

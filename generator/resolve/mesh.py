@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..inputs.load import Document
-from ..model import Environment, Labels, Meta, PeerPolicy, Waypoint, labels_of
-from . import naming
-from .environment import at_least
+from typing import assert_never
 
-TOKEN_KINDS = ("authenticated", "groups", "users")
+from ..inputs.load import Document
+from ..model import Ambient, Environment, Labels, Meta, PeerPolicy, Sidecar, Waypoint, labels_of
+from . import naming
+from .access import access_level
+from .storage import uses_storage_initializer
+
 NATIVE_SIDECAR = ("sidecar.istio.io/nativeSidecar", "true")
+HBONE_PORT = 15008                       # ambient's mTLS tunnel between ztunnels and waypoints
 
 
 @dataclass(frozen=True)
@@ -39,38 +42,47 @@ def namespace_traits(workloads: list[Document]) -> dict[str, NamespaceTraits]:
         project = doc.data["metadata"]["project"]
         spec = doc.data["spec"]
         old = found.get(project, NamespaceTraits(False, False))
-        found[project] = NamespaceTraits(
-            old.meshed or spec.get("access", {}).get("type") in TOKEN_KINDS,
-            old.storage_initializer or "uri" in spec.get("store", {}))
+        found[project] = NamespaceTraits(old.meshed or access_level(spec).needs_token,
+                                         old.storage_initializer or uses_storage_initializer(spec))
     return found
 
 
 def namespace_labels(env: Environment, traits: NamespaceTraits) -> Labels:
     if not traits.meshed:
         return ()
-    if env.mesh.mode == "ambient":
-        return labels_of({"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": naming.WAYPOINT,
-                          "istio.io/ingress-use-waypoint": "true"})
-    if env.mesh.revision:
-        return (("istio.io/rev", env.mesh.revision),)
-    return (("istio-injection", "enabled"),)
+    match env.mesh:
+        case Ambient():
+            return labels_of({"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": naming.WAYPOINT,
+                              "istio.io/ingress-use-waypoint": "true"})
+        case Sidecar(revision=revision) if revision:
+            return (("istio.io/rev", revision),)
+        case Sidecar():
+            return (("istio-injection", "enabled"),)
+        case _:
+            assert_never(env.mesh)
 
 
 def waypoint(env: Environment, traits: NamespaceTraits) -> Waypoint | None:
-    if traits.meshed and env.mesh.mode == "ambient":
-        return Waypoint(Meta(naming.WAYPOINT, labels=(("istio.io/waypoint-for", "service"),)))
+    if traits.meshed and isinstance(env.mesh, Ambient):
+        # what `istioctl waypoint apply` creates (istio.io docs ambient/usage/waypoint): class istio-waypoint,
+        # one HBONE listener on 15008, serving the namespace's Services
+        return Waypoint(Meta(naming.WAYPOINT, labels=(("istio.io/waypoint-for", "service"),)),
+                        gateway_class="istio-waypoint", listener="mesh", port=HBONE_PORT, protocol="HBONE")
     return None
 
 
-def pod_annotations(env: Environment, meshed: bool, uses_storage_initializer: bool) -> Labels:
-    if meshed and env.mesh.mode == "sidecar" and uses_storage_initializer:
-        return (NATIVE_SIDECAR,)
-    return ()
+def needs_native_sidecar(env: Environment, meshed: bool, storage_initializer: bool) -> bool:
+    """A storage initializer downloads through the pod's Istio proxy, which must already run: a native sidecar."""
+    return meshed and isinstance(env.mesh, Sidecar) and storage_initializer
 
 
-def native_sidecars(env: Environment) -> bool:
-    """Kubernetes runs init containers with restartPolicy Always (native sidecars) by default from 1.29."""
-    return at_least(env.kubernetes_version, (1, 29))
+def pod_annotations(env: Environment, meshed: bool, storage_initializer: bool) -> Labels:
+    return (NATIVE_SIDECAR,) if needs_native_sidecar(env, meshed, storage_initializer) else ()
+
+
+def privileged_init(env: Environment, meshed: bool) -> bool:
+    """Classic sidecar injection without Istio's CNI adds istio-init, which needs NET_ADMIN and NET_RAW."""
+    return meshed and isinstance(env.mesh, Sidecar) and not env.mesh.cni
 
 
 def peer_policy(workload: str, meshed: bool, ports: tuple[int, ...]) -> PeerPolicy | None:

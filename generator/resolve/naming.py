@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..model import Labels, labels_of
+from ..model import DeploymentMode, Labels, labels_of
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "nimgen")
 PROJECT_LABEL = "nimgen.dev/project"
@@ -30,8 +30,13 @@ PREDICTOR_SUFFIX = "-predictor"
 KNATIVE_PRIVATE_SUFFIX = "-predictor-00001-private"
 
 
-def longest_workload_name(knative: bool) -> int:
-    return MAX_NAME - len(KNATIVE_PRIVATE_SUFFIX if knative else PREDICTOR_SUFFIX)
+def longest_suffix(mode: DeploymentMode) -> str:
+    """The longest name suffix KServe (or Knative) adds to an InferenceService's name in this mode."""
+    return KNATIVE_PRIVATE_SUFFIX if mode is DeploymentMode.KNATIVE else PREDICTOR_SUFFIX
+
+
+def longest_workload_name(mode: DeploymentMode) -> int:
+    return MAX_NAME - len(longest_suffix(mode))
 
 
 def bounded(base: str, suffix: str) -> str:
@@ -43,8 +48,9 @@ def bounded(base: str, suffix: str) -> str:
     return f"{base[:keep].rstrip('-')}-{digest}{suffix}"
 
 
-def predictor_deployment(workload: str) -> str:
-    """KServe (Standard mode) names the predictor Deployment `<isvc>-predictor`."""
+def predictor(workload: str) -> str:
+    """KServe names the predictor Deployment and its Service `<isvc>-predictor` (Standard mode; in Knative mode
+    the Service of that name is an ExternalName to the revision)."""
     return f"{workload}{PREDICTOR_SUFFIX}"
 
 
@@ -60,6 +66,17 @@ def warmup_job(workload: str, digest: str) -> str:
 def wake_service(workload: str) -> str:
     """The Service name callers use to reach a workload that scales from zero through the KEDA HTTP add-on."""
     return bounded(workload, "-wake")
+
+
+def wake_hosts(workload: str, namespace: str) -> tuple[str, ...]:
+    """Every Host header a caller in the cluster may send for the wake Service (the interceptor routes on it)."""
+    wake = wake_service(workload)
+    return (f"{wake}.{namespace}.svc.cluster.local", f"{wake}.{namespace}.svc", f"{wake}.{namespace}", wake)
+
+
+def wake_address(workload: str, namespace: str, port: int) -> str:
+    """The address callers use to reach a workload that wakes through the interceptor."""
+    return f"{wake_service(workload)}.{namespace}:{port}"
 
 
 def pod_monitor(workload: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import ContainerSecurity, EnvVar, PodSecurity, Probe
+from ..model import ContainerSecurity, DeploymentMode, EnvVar, PodSecurity, Probe
 
 PORT = 8000                              # OpenAI-compatible HTTP API, health and metrics
 # Knative accepts only "http1" or "h2c" as the name of a serving container's port; Standard mode does not care.
@@ -39,8 +39,8 @@ PROGRESS_DEADLINE_SECONDS = 600
 COLD_START_SECONDS = 1800
 
 
-def startup_probe(knative: bool) -> Probe:
-    window = COLD_START_SECONDS if knative else PROGRESS_DEADLINE_SECONDS
+def startup_probe(mode: DeploymentMode) -> Probe:
+    window = COLD_START_SECONDS if mode is DeploymentMode.KNATIVE else PROGRESS_DEADLINE_SECONDS
     return probe(READY_PATH, window // 10)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ..model import MatchExpression, NodePool, Placement, PreferredTerm, Taint, Toleration
+from ..model import KaiScheduler, MatchExpression, NodePool, Placement, PreferredTerm, Taint, Toleration
 from . import naming
 from .compute import ComputeSpec, compute_field
 from .context import WorkloadContext, suggest
 from .gpus import product_matches
 
-KAI_SCHEDULER = "kai-scheduler"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"   # set on every GPU node by GPU Feature Discovery
 
 
@@ -93,8 +92,8 @@ def resolve_placement(ctx: WorkloadContext, pools: list[NodePool], spec: Compute
                                                   taint.value, taint.effect))
                     ctx.record("spec.scheduling.tolerations (added)", f"{taint.key}={taint.value or ''}:{taint.effect}",
                                f"taint of node pool {pool.name} (policy.autoTolerateTaints)")
-    kai = env.scheduler == "kai"
+    kai = env.scheduler if isinstance(env.scheduler, KaiScheduler) else None
     return Placement(
         pools=names, required=tuple(required), preferred=tuple(preferred), tolerations=tuple(tolerations),
-        scheduler_name=KAI_SCHEDULER if kai else None, priority_class=env.priority_class,
+        scheduler_name=kai.scheduler_name if kai else None, priority_class=env.scheduler.priority_class,
         pod_labels=((naming.KAI_QUEUE_LABEL, ctx.project.name),) if kai else ())

@@ -4,8 +4,9 @@ out/<env>/README.md lists them; docs/CLUSTER.md explains each."""
 
 from __future__ import annotations
 
-from ..model import (CacheClaim, ClusterLocal, Environment, ExistingClaim, Hpa, Jwt, Keda, KedaHttp, Knative, Ngc, Prerequisite, Project,
-                     Pvc, Uri, Workload)
+from ..model import (Ambient, CacheClaim, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
+                     Jwt, KaiScheduler, Keda, KedaHttp, Knative, Ngc, Prerequisite, Project, Pvc, Uri, WakeByKedaHttp,
+                     Workload)
 from .mesh import NATIVE_SIDECAR
 
 
@@ -19,9 +20,9 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
     def need(feature: str, needs: str) -> None:
         found.append(Prerequisite(feature, needs))
 
-    modes = {dict(w.service.meta.annotations).get("serving.kserve.io/deploymentMode") for w in workloads}
-    need("serving", f"KServe {env.kserve_version} (its controller, webhook and CRDs) serving {_names(m for m in modes if m)} "
-                    "InferenceServices; a CNI that enforces NetworkPolicy")
+    modes = {w.service.mode for w in workloads}
+    need("serving", f"KServe {env.kserve.version} (its controller, webhook and CRDs) serving "
+                    f"{_names(env.kserve.spelled(m) for m in modes)} InferenceServices; a CNI that enforces NetworkPolicy")
     need("metrics", "prometheus-operator's PodMonitor CRD, and a Prometheus whose podMonitorSelector matches "
                     + (_names(f"{k}={v}" for k, v in env.scrape_labels) if env.scrape_labels else "every PodMonitor")
                     + f" in the workloads' namespaces; it runs in namespace `{env.monitoring_namespace}`")
@@ -29,13 +30,14 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
                   f"`{env.node_pool_label}` naming each node's pool: {_names(p.name for p in env.node_pools)}")
     if any(p.mig_profiles for p in env.node_pools):
         need("nodes", "MIG pools with the device plugin's mixed strategy (nvidia.com/mig-<profile> resources)")
-    if env.scheduler == "kai":
-        need("scheduling", f"the KAI scheduler (scheduling.run.ai Queue CRD, scheduler kai-scheduler) and the PriorityClass "
-                           f"`{env.priority_class}`")
-    elif env.priority_class:
-        need("scheduling", f"the PriorityClass `{env.priority_class}`")
+    match env.scheduler:
+        case KaiScheduler(scheduler_name, priority_class):
+            need("scheduling", f"the KAI scheduler (scheduling.run.ai Queue CRD, scheduler {scheduler_name}) and the "
+                               f"PriorityClass `{priority_class}`")
+        case DefaultScheduler(priority_class) if priority_class:
+            need("scheduling", f"the PriorityClass `{priority_class}`")
     if any(isinstance(w.access, Jwt) for w in workloads) or any(p.waypoint for p in projects):
-        if env.mesh.mode == "ambient":
+        if isinstance(env.mesh, Ambient):
             need("token access", "Istio in ambient mode (istio-cni, ztunnel, waypoints; the Gateway API CRDs) with "
                                  "ingress waypoint routing enabled in istiod (ENABLE_INGRESS_WAYPOINT_ROUTING)")
         else:
@@ -51,7 +53,7 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
                              "through the mesh")
     if any(not isinstance(w.access, ClusterLocal) for w in workloads):
         need("exposed endpoints", f"KServe's ingress (Gateway API or Istio) through the gateway in `{env.gateway_namespace}`")
-    if "Knative" in modes or "Serverless" in modes:
+    if DeploymentMode.KNATIVE in modes:
         need("knative", f"Knative Serving in `{env.knative_namespace}` with the features kubernetes.podspec-affinity, "
                         "-tolerations, -securitycontext, -emptydir, -persistent-volume-claim (and -write), "
                         "-schedulername and -priorityclassname as the workloads use them"
@@ -64,10 +66,11 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
     if any(isinstance(w.scaling, (Keda, KedaHttp)) for w in workloads):
         need("autoscaling", "KEDA 2.x (keda.sh CRDs)" + (f", querying Prometheus at {env.prometheus_address}"
                                                           if any(isinstance(w.scaling, Keda) for w in workloads) else ""))
-    if any(isinstance(w.scaling, KedaHttp) for w in workloads) and env.scale_from_zero:
+    wakes = [w.scaling.wake.address for w in workloads if isinstance(w.scaling, KedaHttp)]
+    if wakes and isinstance(env.scale_from_zero, WakeByKedaHttp):
         need("scale from zero", f"the KEDA HTTP add-on (http.keda.sh CRDs), its interceptor in "
-                                f"`{env.scale_from_zero.interceptor_namespace}`; callers reach a workload at "
-                                "http://<workload>-wake.<namespace>:8080")
+                                f"`{env.scale_from_zero.interceptor_namespace}`; callers reach these workloads at "
+                                f"{_names(wakes)}")
     if any(isinstance(w.scaling, Knative) and w.scaling.min_replicas == 0 for w in workloads):
         need("scale from zero", "Knative's activator holds requests while a scaled-to-zero revision starts")
     ngc = [w.store for w in workloads if isinstance(w.store, Ngc)]

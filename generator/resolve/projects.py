@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..diagnostics import WARNING, Diagnostic
 from ..inputs.load import Document
-from ..model import (DefaultDenyIngress, Environment, GpuBudget, LimitRange, Meta, NamespaceObject, Project, Queue,
+from ..model import (DefaultDenyIngress, Environment, KaiScheduler, GpuBudget, LimitRange, Meta, NamespaceObject, Project, Queue,
                      QueueResource, ResourceQuota, Workload, labels_of)
 from ..quantities import canonical, megabytes, millicores
 from . import mesh, naming
@@ -42,7 +42,7 @@ PSA_LABEL = "pod-security.kubernetes.io"
 
 
 def pod_security_level(env: Environment, traits: NamespaceTraits) -> str:
-    if traits.meshed and env.mesh.mode == "sidecar" and not env.mesh.cni:
+    if mesh.privileged_init(env, traits.meshed):
         return "privileged"
     if traits.storage_initializer:
         return "baseline"
@@ -74,7 +74,7 @@ def resolve_project(doc: Document, env: Environment, traits: NamespaceTraits) ->
             "requests.nvidia.com/gpu": str(budget.limit) if budget.limit is not None else None,
             "count/inferenceservices.serving.kserve.io": str(workloads) if workloads is not None else None}
     queue = None
-    if env.scheduler == "kai":
+    if isinstance(env.scheduler, KaiScheduler):
         queue = Queue(
             Meta(name, labels), display_name=name,
             gpu=QueueResource(budget.quota, budget.limit if budget.limit is not None else UNLIMITED, weight),

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from ..model import (DisruptionBudget, Fixed, Hpa, Keda, KedaHttp, Knative, Meta, ScaleTarget, Scaling, WakeService)
+from ..model import (AutoscalingBackend, DisruptionBudget, Fixed, Hpa, Keda, KedaHttp, Knative, Meta, ScaleTarget, Scaling,
+                     WakeByKedaHttp, WakeService)
 from . import naming, nim
+from .access import AccessLevel, access_level
 from .context import WorkloadContext
 
 # A NIM replica takes minutes to become ready: scale down slowly to avoid flapping.
@@ -29,9 +31,6 @@ KEDA_HTTP_METRIC = {"concurrency": "concurrency", "throughput": "requestRate"}
 # KEDA's default metricType AverageValue divides the metric by the target whatever the replica count: right for
 # a sum over replicas, wrong for a latency, which must be compared as a Value (keda.sh ScaledObject spec).
 KEDA_METRIC_TYPE = {"concurrency": "AverageValue", "throughput": "AverageValue", "latency": "Value"}
-# The interceptor proxy Service and port of the KEDA HTTP add-on (http-add-on config/interceptor/proxy-service.yaml).
-KEDA_INTERCEPTOR_SERVICE = "keda-add-ons-http-interceptor-proxy"
-KEDA_INTERCEPTOR_PORT = 8080
 # KServe's predictor Service listens on 80 and forwards to the container port (kserve service_reconciler.go).
 PREDICTOR_SERVICE_PORT = 80
 # The interceptor's defaults (KEDA_CONDITION_WAIT_TIMEOUT 20s, KEDA_RESPONSE_HEADER_TIMEOUT 500ms) are far below a
@@ -85,9 +84,9 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
         return Fixed(low, high)
     target = float(target)
     after = zero["afterSeconds"] if zero else None
-    if low == 0 and env.scale_from_zero is not None and env.scale_from_zero.via == "keda-http":
-        return _keda_http(ctx, low, high, metric, target, after or 0)
-    if low == 0 or env.autoscaling_backend == "knative":
+    if low == 0 and isinstance(env.scale_from_zero, WakeByKedaHttp):
+        return _keda_http(ctx, env.scale_from_zero, low, high, metric, target, after or 0)
+    if low == 0 or env.autoscaling_backend is AutoscalingBackend.KNATIVE:
         return _knative(ctx, low, high, metric, target, after)
     source = env.metric(metric)
     if source is None:
@@ -96,7 +95,7 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
         return Fixed(low, high)
     autoscaler = Meta(ctx.name)
     deployment = _predictor(ctx)
-    if env.autoscaling_backend == "hpa":
+    if env.autoscaling_backend is AutoscalingBackend.HPA:
         if metric == "latency":
             ctx.error(("spec", "scaling", "metric"), "the hpa backend compares a pod metric as an average across "
                       "pods, which a latency is not", "scale on latency with autoscaling.backend keda (a Value target)")
@@ -122,7 +121,7 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
 
 
 def _predictor(ctx: WorkloadContext) -> ScaleTarget:
-    return ScaleTarget("apps/v1", "Deployment", naming.predictor_deployment(ctx.name))
+    return ScaleTarget("apps/v1", "Deployment", naming.predictor(ctx.name))
 
 
 def _counted_by_requests(ctx: WorkloadContext, metric: str, who: str, known: dict[str, str]) -> bool:
@@ -133,33 +132,36 @@ def _counted_by_requests(ctx: WorkloadContext, metric: str, who: str, known: dic
     return False
 
 
+def whole_requests(target: float) -> int:
+    """Knative's KPA and the HTTP add-on count whole requests: a target rounds up, and is at least one."""
+    return max(1, math.ceil(target))
+
+
 def _knative(ctx: WorkloadContext, low: int, high: int, metric: str, target: float, after: int | None) -> Scaling:
     if not _counted_by_requests(ctx, metric, "Knative's autoscaler", KNATIVE_METRIC):
         return Fixed(low, high)
-    return Knative(low, high, metric, target, KNATIVE_METRIC[metric], max(1, math.ceil(target)), after)
+    return Knative(low, high, metric, target, KNATIVE_METRIC[metric], whole_requests(target), after)
 
 
-def _keda_http(ctx: WorkloadContext, low: int, high: int, metric: str, target: float, after: int) -> Scaling:
+def _keda_http(ctx: WorkloadContext, zero: WakeByKedaHttp, low: int, high: int, metric: str, target: float,
+               after: int) -> Scaling:
     if not _counted_by_requests(ctx, metric, "the KEDA HTTP add-on", KEDA_HTTP_METRIC):
         return Fixed(low, high)
-    if ctx.spec.get("access", {}).get("type", "clusterLocal") != "clusterLocal":
+    if access_level(ctx.spec) is not AccessLevel.CLUSTER_LOCAL:
         ctx.error(("spec", "access", "type"), "a workload that scales from zero through the KEDA HTTP add-on wakes "
                   "only for callers inside the cluster: KServe routes the gateway straight to the predictor",
                   "use access clusterLocal, or scaleFromZero via knative in the environment, or minReplicas 1")
         return Fixed(low, high)
-    zero = ctx.env.scale_from_zero
-    assert zero is not None
-    wake = naming.wake_service(ctx.name)
     ns = ctx.project.namespace
-    interceptor = f"{KEDA_INTERCEPTOR_SERVICE}.{zero.interceptor_namespace}.svc.cluster.local"
     return KedaHttp(
         Meta(ctx.name), _predictor(ctx), low, high, metric, target,
-        service=naming.predictor_deployment(ctx.name), service_port=PREDICTOR_SERVICE_PORT,
-        hosts=(f"{wake}.{ns}.svc.cluster.local", f"{wake}.{ns}.svc", f"{wake}.{ns}", wake),
-        scaling_metric=KEDA_HTTP_METRIC[metric], target_value=max(1, math.ceil(target)),
+        service=naming.predictor(ctx.name), service_port=PREDICTOR_SERVICE_PORT,
+        hosts=naming.wake_hosts(ctx.name, ns),
+        scaling_metric=KEDA_HTTP_METRIC[metric], target_value=whole_requests(target),
         scaledown_period_seconds=after, condition_wait=f"{nim.COLD_START_SECONDS}s",
         response_header=KEDA_HTTP_RESPONSE_HEADER_TIMEOUT,
-        wake=WakeService(Meta(wake), interceptor, KEDA_INTERCEPTOR_PORT))
+        wake=WakeService(Meta(naming.wake_service(ctx.name)), zero.interceptor_address, zero.interceptor_port,
+                         naming.wake_address(ctx.name, ns, zero.interceptor_port)))
 
 
 def disruption_budget(ctx: WorkloadContext, scaling: Scaling) -> DisruptionBudget | None:

@@ -3,12 +3,11 @@ deployment mode the workload's scaling needs."""
 
 from __future__ import annotations
 
-from ..model import (Access, ClusterLocal, Compute, Container, EnvVar, Environment, Fixed, InferenceService, Knative,
-                     Labels, Meta, Mount, Placement, Port, ProfileDecision, Rollout, Scaling, SharedMemoryVolume,
+from ..model import (Access, ClusterLocal, Compute, Container, DeploymentMode, EnvVar, Environment, Fixed, InferenceService,
+                     Knative, Labels, Meta, Mount, Placement, Port, ProfileDecision, Rollout, Scaling, SharedMemoryVolume,
                      labels_of)
 from . import nim
 from .compute import container_resources
-from .environment import at_least, deployment_mode
 from .storage import StorageDecision
 
 SHM_VOLUME = "dshm"
@@ -22,31 +21,33 @@ KNATIVE_PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
 KNATIVE_RETENTION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
 
 
-def knative_mode(env: Environment, scaling: Scaling) -> bool:
+def deployment_mode(env: Environment, scaling: Scaling) -> DeploymentMode:
     """Knative mode for an environment that runs it, and for a workload whose scaling Knative's KPA does (scale
     from zero via knative); the mode is per InferenceService (serving.kserve.io/deploymentMode)."""
-    return env.deployment_mode == "Knative" or isinstance(scaling, Knative)
+    if env.deployment_mode is DeploymentMode.KNATIVE or isinstance(scaling, Knative):
+        return DeploymentMode.KNATIVE
+    return DeploymentMode.STANDARD
 
 
-def autoscaler_class(env: Environment, scaling: Scaling, knative: bool) -> str | None:
+def autoscaler_class(env: Environment, scaling: Scaling, mode: DeploymentMode) -> str | None:
     """serving.kserve.io/autoscalerClass: "external" leaves replicas to nimgen's HPA, ScaledObject or
     HTTPScaledObject; "none" fixes them (KServe >= 0.15.1; before it the default hpa class with min = max is
     fixed too). Knative's KPA needs none."""
-    if knative:
+    if mode is DeploymentMode.KNATIVE:
         return None
     if isinstance(scaling, Fixed):
-        return "none" if at_least(env.kserve_version, (0, 16)) else None
+        return "none" if env.kserve.autoscaler_class_none else None
     return "external"
 
 
-def annotations(env: Environment, own: dict[str, str], scaling: Scaling, knative: bool, profile: ProfileDecision,
-                model: str | None, version: str | None) -> Labels:
+def annotations(env: Environment, own: dict[str, str], scaling: Scaling, mode: DeploymentMode,
+                profile: ProfileDecision, model: str | None, version: str | None) -> Labels:
     found = dict(own)
-    found["serving.kserve.io/deploymentMode"] = deployment_mode(env.kserve_version, "Knative" if knative else "Standard")
-    klass = autoscaler_class(env, scaling, knative)
+    found["serving.kserve.io/deploymentMode"] = env.kserve.spelled(mode)
+    klass = autoscaler_class(env, scaling, mode)
     if klass is not None:
         found["serving.kserve.io/autoscalerClass"] = klass
-    if knative:
+    if mode is DeploymentMode.KNATIVE:
         # KServe copies these to the revision template (they are not on its disallowed list).
         found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.COLD_START_SECONDS}s"
     if isinstance(scaling, Knative):
@@ -69,7 +70,7 @@ def visibility_labels(access: Access) -> Labels:
 
 
 def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
-                      storage: StorageDecision, scaling: Scaling, knative_mode_: bool, placement: Placement,
+                      storage: StorageDecision, scaling: Scaling, mode: DeploymentMode, placement: Placement,
                       pull_secrets: tuple[str, ...], pod_labels: Labels, pod_annotations: Labels) -> InferenceService:
     knative = scaling if isinstance(scaling, Knative) else None
     container = Container(
@@ -78,13 +79,13 @@ def inference_service(name: str, annotations_: Labels, labels: Labels, image: st
         resources=container_resources(compute), security=nim.CONTAINER_SECURITY,
         mounts=(Mount(SHM_VOLUME, "/dev/shm"),) + storage.mounts,
         ports=(Port(nim.PORT_NAME, nim.PORT),), liveness=nim.LIVENESS, readiness=nim.READINESS,
-        startup=nim.startup_probe(knative=knative_mode_))
+        startup=nim.startup_probe(mode))
     return InferenceService(
-        meta=Meta(name, labels=labels, annotations=annotations_),
+        meta=Meta(name, labels=labels, annotations=annotations_), mode=mode,
         min_replicas=scaling.min_replicas, max_replicas=scaling.max_replicas,
         scale_metric=knative.scale_metric if knative else None, scale_target=knative.scale_target if knative else None,
         placement=placement, pod_labels=pod_labels, pod_annotations=pod_annotations,
-        service_account=storage.service_account, rollout=None if knative_mode_ else ROLLOUT,
+        service_account=storage.service_account, rollout=ROLLOUT if mode is DeploymentMode.STANDARD else None,
         pull_secrets=pull_secrets, pod_security=nim.POD_SECURITY,
         storage_uris=storage.storage_uris, container=container,
         volumes=(SharedMemoryVolume(SHM_VOLUME, compute.shared_memory),) + storage.volumes)

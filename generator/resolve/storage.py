@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Labels, Meta, Mount, Ngc,
                      Pvc, Resources, SecretKeyRef, Store, StorageUri, Uri, Volume, WarmupJob)
 from ..quantities import canonical
 from . import naming, nim
 from .context import WorkloadContext, suggest
-from .environment import at_least
 
 CACHE_VOLUME = "nim-cache"
 NGC_KEY = "NGC_API_KEY"
@@ -42,6 +42,11 @@ class StorageDecision:
     storage_uris: tuple[StorageUri, ...]
     service_account: str | None = None
     annotations: Labels = ()             # on the InferenceService (KServe copies them to the predictor pod)
+
+
+def uses_storage_initializer(spec: dict[str, Any]) -> bool:
+    """KServe's storage initializer downloads a uri store before the server starts (an init container)."""
+    return "uri" in spec["store"]
 
 
 def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels: Labels,
@@ -76,7 +81,7 @@ def _uri(ctx: WorkloadContext, given: str | dict) -> StorageDecision:
         env.append(EnvVar(HF_TOKEN, secret=SecretKeyRef(token, HF_TOKEN)))
         annotations = ((STORAGE_SECRET_ANNOTATION, token),)
     # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI
-    modern = at_least(ctx.env.kserve_version, (0, 16))
+    modern = ctx.env.kserve.storage_uris
     if not modern:
         env.append(EnvVar("STORAGE_URI", uri))
     return StorageDecision(Uri(uri, account, token), env=tuple(env), volumes=(), mounts=(),

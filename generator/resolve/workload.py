@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import Environment, Project, Uri, Workload, labels_of
+from ..model import Environment, Project, Workload, labels_of
 from . import mesh, naming, nim
 from .access import ingress_policy, plaintext_ports, resolve_access
 from .compute import compute_spec, resolve_compute
@@ -14,8 +14,8 @@ from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .service import annotations, inference_service, knative_mode, visibility_labels
-from .storage import resolve_storage
+from .service import annotations, deployment_mode, inference_service, visibility_labels
+from .storage import resolve_storage, uses_storage_initializer
 
 
 def resolve_workload(doc: Document, env: Environment, project: Project, gallery: Gallery,
@@ -32,16 +32,16 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     image = ref.image if ref else ""
     pulls = nim.pull_secrets(image, ctx.spec["store"].get("ngc", {}).get("pullSecret"))
     storage = resolve_storage(ctx, scaling.max_replicas, image, decision.pin if decision else "", labels, pulls)
-    knative = knative_mode(env, scaling)
-    longest = naming.longest_workload_name(knative)
+    mode = deployment_mode(env, scaling)
+    longest = naming.longest_workload_name(mode)
     if len(ctx.name) > longest:
-        suffix = naming.KNATIVE_PRIVATE_SUFFIX if knative else naming.PREDICTOR_SUFFIX
         ctx.error(("metadata", "name"), f"'{ctx.name}' is {len(ctx.name)} characters: KServe names a Service "
-                  f"'<name>{suffix}', which must fit in {naming.MAX_NAME}",
-                  f"use at most {longest} characters for a {'Knative' if knative else 'Standard'}-mode workload")
-    access = resolve_access(ctx, knative)
-    pod_annotations = mesh.pod_annotations(env, traits.meshed, isinstance(storage.store if storage else None, Uri))
-    if mesh.NATIVE_SIDECAR in pod_annotations and not mesh.native_sidecars(env):
+                  f"'<name>{naming.longest_suffix(mode)}', which must fit in {naming.MAX_NAME}",
+                  f"use at most {longest} characters for a {mode.value}-mode workload")
+    access = resolve_access(ctx, mode)
+    initializer = uses_storage_initializer(ctx.spec)
+    pod_annotations = mesh.pod_annotations(env, traits.meshed, initializer)
+    if mesh.needs_native_sidecar(env, traits.meshed, initializer) and not env.native_sidecars:
         ctx.error(("spec", "store", "uri"), f"in namespace {project.namespace} (in the mesh for token access) the "
                   f"storage initializer downloads through an Istio proxy, which must start first: a native sidecar, "
                   f"which Kubernetes {env.kubernetes_version} does not run by default",
@@ -52,15 +52,15 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     own = dict(metadata.get("annotations", {}))
     own.update(storage.annotations)
     service = inference_service(
-        ctx.name, annotations(env, own, scaling, knative, decision, ref.model, ref.version),
-        visibility_labels(access), ref.image, decision, compute, storage, scaling, knative, placement, pulls,
+        ctx.name, annotations(env, own, scaling, mode, decision, ref.model, ref.version),
+        visibility_labels(access), ref.image, decision, compute, storage, scaling, mode, placement, pulls,
         pod_labels=placement.pod_labels,
         pod_annotations=labels_of(dict(pod_annotations)))
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
         store=storage.store, scaling=scaling, access=access, service=service,
-        ingress=ingress_policy(ctx, access, scaling, knative), scrape=scrape(ctx.name, env),
-        peer=mesh.peer_policy(ctx.name, traits.meshed, plaintext_ports(knative)),
+        ingress=ingress_policy(ctx, access, scaling, mode), scrape=scrape(ctx.name, env),
+        peer=mesh.peer_policy(ctx.name, traits.meshed, plaintext_ports(mode)),
         disruption=disruption_budget(ctx, scaling), provenance=tuple(ctx.provenance))
     return workload, ctx.problems
