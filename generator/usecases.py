@@ -7,22 +7,24 @@ A use case either returns its result or raises BuildFailed with every problem fo
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Callable, Sequence, TextIO
 
+from .crd_schemas import Converted, convert, schema_text
 from .diagnostics import WARNING, BuildFailed, Diagnostic, errors_in
 from .inputs import sources
-from .inputs.load import parse
 from .inputs.reader import Reader
 from .model import ResolvedEnvironment, Workload
-from .render import cluster_rules, commit, emit, facts_of, fingerprint, render_environment
+from .output import commit
+from .output.read import out_manifests, read_out
+from .render import facts_of, fingerprint, render_environment
 from .render.cache import BuildCache
-from .render.crd_schemas import Converted, convert, schema_text
-from .render.verify import kubeconform, verify_file
 from .report.diff import Difference, differences
 from .resolve import resolve
+from .verify import cluster_rules
+from .verify.kubeconform import kubeconform
+from .verify.schemas import verify_file
 
 CACHE_DIR = Path(".nimgen") / "cache"
 
@@ -36,15 +38,9 @@ class Compiled:
 
 def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = True, render: bool = True) -> Compiled:
     """Run every stage for the selected environments; raise BuildFailed with every problem found."""
-    names = sources.environment_names(root)
-    if not names:
-        raise BuildFailed([Diagnostic("environments", 1, 1, "$", "no environments found",
-                                      "create environments/<name>/environment.yaml")])
-    for name in only or []:
-        if name not in names:
-            raise BuildFailed([Diagnostic(f"environments/{name}", 1, 1, "$", f"unknown environment '{name}'",
-                                          f"known: {', '.join(names)}")])
-    selected = only or names
+    selected, unknown = sources.select_environments(root, only)
+    if unknown:
+        raise BuildFailed(unknown)
     reader = Reader(root)
     shared = reader.shared_gallery()
     problems: list[Diagnostic] = []
@@ -73,13 +69,8 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
     return Compiled(files, resolved, problems)
 
 
-def _out_environments(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) if out.is_dir() else []
-
-
 LOCK_FILE = Path(".nimgen") / "build.lock"
 LOCK_TIMEOUT = 600.0                            # seconds a build waits for another one (NIMGEN_LOCK_TIMEOUT)
-READ_ATTEMPTS = 20
 
 
 @dataclass
@@ -91,14 +82,14 @@ class Built:
 def build(root: Path, only: list[str] | None = None, use_cache: bool = True,
           on_wait: Callable[[str], None] | None = None) -> Built:
     """Render out/<env>/ for the selected environments; out/ changes only when the whole build verified, and then
-    in one atomic switch of every environment (render/commit.py: the protocol, and what a kill leaves). One build
+    in one atomic switch of every environment (output/commit.py: the protocol, and what a kill leaves). One build
     runs at a time: a second one waits for the build lock (on_wait tells why) up to LOCK_TIMEOUT seconds."""
     with commit.build_lock(root, root / LOCK_FILE, _lock_timeout(), on_wait):
         target = commit.out_target(root)
         commit.recover(root, target)
         compiled = compile_all(root, only, use_cache=use_cache)
         commit.check_environments(root, target, sorted(compiled.files))
-        current = _read_out(target, compiled.files)
+        current = read_out(target, compiled.files)
         write = {env: files for env, files in compiled.files.items()
                  if current.get(env) != {k: v.encode() for k, v in files.items()}}
         # a full build also removes environments that no longer exist
@@ -121,35 +112,7 @@ def diff_out(root: Path, trust_cache: bool = True) -> list[Difference]:
     verdict that out/ is what the inputs produce, so it renders everything afresh and trusts no cache entry."""
     compiled = compile_all(root, use_cache=trust_cache)
     fresh = {env: {k: v.encode() for k, v in files.items()} for env, files in compiled.files.items()}
-    return differences(fresh, _read_out(root / "out", fresh))
-
-
-def _read_out(out: Path, envs: Iterable[str]) -> dict[str, dict[str, bytes]]:
-    """out/<env>/ of every environment folder in out/ and of envs, read as one state of out/: a build commits by
-    replacing the whole out/ folder at once (render/commit.py), so a read that saw it replaced is read again."""
-    for _ in range(READ_ATTEMPTS):
-        before = _identity(out)
-        try:
-            found = {env: emit.read_tree(out / env) for env in sorted(set(_out_environments(out)) | set(envs))}
-        except (FileNotFoundError, NotADirectoryError):
-            found = None                        # replaced while listing it
-        except OSError as exc:
-            shown = Path(exc.filename).name if exc.filename else "out"
-            raise BuildFailed([Diagnostic("out", 1, 1, "$", f"cannot read out/ ({shown}): {exc.strerror or exc}",
-                                          "make out/ readable")]) from None
-        if found is not None and _identity(out) == before:
-            return found
-        time.sleep(0.05)
-    raise BuildFailed([Diagnostic("out", 1, 1, "$", "out/ kept changing while nimgen read it",
-                                  "another nimgen build is committing: try again when it has finished")])
-
-
-def _identity(out: Path) -> tuple[int, int, int] | None:
-    try:
-        found = os.stat(out)
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino, found.st_ctime_ns
+    return differences(fresh, read_out(root / "out", fresh))
 
 
 def validate(root: Path, only: list[str] | None = None) -> Compiled:
@@ -174,79 +137,6 @@ def find_workload(root: Path, env: str, workload: str, project: str | None) -> t
 # verify: the committed out/ against the schemas, and crd-schemas: a cluster's CRDs into a schema location
 
 OUT_HINT = "out/ was edited by hand or built by another nimgen: 'nimgen check' shows how it differs from a fresh build"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """One committed out/ file: its text, and its objects in order (objects[i] is the i-th '---' document)."""
-
-    text: str
-    objects: list[dict]
-
-
-def out_manifests(root: Path, envs: list[str] | None = None) -> dict[str, dict[str, Manifest]]:
-    """The manifests of out/<env>/ (every *.yaml but kustomization.yaml) of the selected environments (all by
-    default): {env: {relpath: Manifest}}. Raises BuildFailed for unknown environments, a missing out/<env>/ and
-    files that are not manifests (unreadable, YAML errors, a document that is not a mapping)."""
-    names = sources.environment_names(root)
-    problems: list[Diagnostic] = []
-    for name in envs or []:
-        if name not in names:
-            problems.append(Diagnostic(f"environments/{name}", 1, 1, "$", f"unknown environment '{name}'",
-                                       f"known: {', '.join(names)}"))
-    selected = envs or names
-    if not selected:
-        problems.append(Diagnostic("environments", 1, 1, "$", "no environments found",
-                                   "create environments/<name>/environment.yaml"))
-    found: dict[str, dict[str, Manifest]] = {}
-    for env in selected if not problems else []:
-        folder = root / "out" / env
-        if not folder.is_dir():
-            problems.append(Diagnostic(f"out/{env}", 1, 1, "$", f"out/{env}/ does not exist",
-                                       "run 'make build' to render it"))
-            continue
-        found[env] = {}
-        for path in sorted(folder.rglob("*.yaml")):
-            relpath = path.relative_to(folder).as_posix()
-            if path.name == "kustomization.yaml" or any(part.startswith(".") for part in relpath.split("/")):
-                continue
-            manifest, found_problems = _read_manifest(path, f"out/{env}/{relpath}")
-            problems.extend(found_problems)
-            if manifest is not None:
-                found[env][relpath] = manifest
-    if errors_in(problems):
-        raise BuildFailed(problems)
-    return found
-
-
-def _read_manifest(path: Path, shown: str) -> tuple[Manifest | None, list[Diagnostic]]:
-    """Objects are the documents after '---' lines, as emit writes them; only comments may come before."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic(shown, 1, 1, "$", f"cannot read file: {exc}")]
-    found_documents = emit.documents(text)
-    problems = []
-    preamble = text.split("\n")[:found_documents[0][0] - 2] if found_documents else text.split("\n")
-    for number, line in enumerate(preamble, 1):
-        if not _blank(line):
-            problems.append(Diagnostic(shown, number, 1, "$", "content before the first '---' line",
-                                       "out/ files start every object with a line '---'"))
-            break
-    objects = []
-    for first, chunk in found_documents:
-        if all(_blank(line) for line in chunk.split("\n")):
-            problems.append(Diagnostic(shown, first - 1, 1, "$", "empty document after '---'"))
-            continue
-        doc, found = parse(chunk, shown)
-        problems.extend(replace(d, line=d.line + first - 1) for d in found)
-        if doc is not None:
-            objects.append(doc.data)
-    return (Manifest(text, objects) if not errors_in(problems) else None), problems
-
-
-def _blank(line: str) -> bool:
-    return not line.strip() or line.lstrip().startswith("#")
 
 
 @dataclass(frozen=True)

@@ -1265,7 +1265,8 @@ def verify_accepted(root: Path, secrets: Sequence[str] = ()) -> list[str]:
     """Problems of an accepted build's out/: verify (strict Kubernetes schemas, nimgen's CRD schemas and the upstream
     schemas when ../shared/crds/jsonschema exists), the API server's rules, and no NGC-key-looking string."""
     from nimgen.diagnostics import BuildFailed
-    from nimgen.usecases import out_manifests, verify_out
+    from nimgen.output.read import out_manifests
+    from nimgen.usecases import verify_out
 
     locations = [UPSTREAM_SCHEMAS] if UPSTREAM_SCHEMAS.is_dir() else []
     found: list[str] = []

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import PROJECT
 
 LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"]
@@ -24,12 +26,22 @@ def test_the_generator_keeps_every_import_contract():
     assert "0 broken" in result.stdout
 
 
-def test_a_construct_that_imports_resolve_breaks_the_contract(tmp_path: Path):
+@pytest.mark.parametrize("module, line, contract", [
+    ("construct/base.py", "from ..resolve import naming  # noqa",
+     "construct only renders the model: it never imports resolve or inputs BROKEN"),
+    ("verify/cluster_rules.py", "from ..resolve import naming  # noqa",
+     "render, verify and output never import resolve"),
+    ("render/layout.py", "from ..resolve.naming import predictor  # noqa", "render, verify and output never import resolve"),
+    ("verify/schemas.py", "from ..model import Workload  # noqa", "verify reads rendered objects"),
+])
+def test_an_import_against_the_design_breaks_its_contract(tmp_path: Path, module: str, line: str, contract: str):
     shutil.copytree(PROJECT / "generator", tmp_path / "nimgen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "pyproject.toml", tmp_path / "pyproject.toml")
-    base = tmp_path / "nimgen" / "construct" / "base.py"
-    base.write_text(base.read_text().replace("from constructs import Construct",
-                                             "from constructs import Construct\n\nfrom ..resolve import naming  # noqa"))
+    path = tmp_path / "nimgen" / module
+    text = path.read_text()
+    future = "from __future__ import annotations\n"
+    path.write_text(text.replace(future, future + line + "\n", 1))
     result = lint(tmp_path)
     assert result.returncode != 0
-    assert "construct only renders the model: it never imports resolve or inputs BROKEN" in result.stdout
+    assert contract in result.stdout.replace("\n", " ")
+    assert "BROKEN" in result.stdout

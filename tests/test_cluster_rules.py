@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import run
-from nimgen.render.cluster_rules import RULES, EnvironmentFacts, check
-from nimgen.usecases import out_manifests
+from nimgen.verify.cluster_rules import RULES, EnvironmentFacts, check
+from nimgen.output.read import out_manifests
 
 Files = dict[str, tuple[str, list[dict]]]
 FACTS = {"dev": EnvironmentFacts("dev", "istio-system", "0.20"), "staging": EnvironmentFacts("staging", "istio-system", "0.20"),

@@ -18,7 +18,7 @@ from filelock import FileLock
 
 from conftest import PROJECT, run, snapshot
 from nimgen import usecases
-from nimgen.render import commit
+from nimgen.output import commit
 
 CHAT = "metadata: {name: llama-8b-chat, project: chat}"
 

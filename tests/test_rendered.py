@@ -13,7 +13,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from conftest import PROJECT, UPSTREAM_SCHEMAS, snapshot
-from nimgen.render.verify import verify_object
+from nimgen.verify.schemas import verify_object
 from nimgen.usecases import validate
 
 

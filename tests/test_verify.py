@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from conftest import run, snapshot
-from nimgen.render.verify import schema_version, verify_object
+from nimgen.verify.schemas import schema_version, verify_object
 
 
 def test_schema_version_is_the_newest_bundled_not_newer_than_the_environment():

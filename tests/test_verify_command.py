@@ -14,9 +14,10 @@ from click.testing import CliRunner
 
 from conftest import SHARED, UPSTREAM_SCHEMAS, Result, run
 from nimgen.cli import main
-from nimgen.render.crd_schemas import convert_schema
-from nimgen.render.verify import verify_object
-from nimgen.usecases import out_manifests, verify_out
+from nimgen.crd_schemas import convert_schema
+from nimgen.verify.schemas import verify_object
+from nimgen.output.read import out_manifests
+from nimgen.usecases import verify_out
 
 needs_shared = pytest.mark.skipif(not UPSTREAM_SCHEMAS.is_dir(), reason="../shared/crds/jsonschema is absent")
 

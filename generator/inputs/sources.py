@@ -48,6 +48,18 @@ def environment_names(root: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != BASE and not p.name.startswith("."))
 
 
+def select_environments(root: Path, asked: list[str] | None) -> tuple[list[str], list[Diagnostic]]:
+    """The environments a command works on (all by default) and, when there are none or one asked for does not
+    exist, the errors that say so."""
+    names = environment_names(root)
+    if not names:
+        return [], [Diagnostic("environments", 1, 1, "$", "no environments found",
+                               "create environments/<name>/environment.yaml")]
+    unknown = [Diagnostic(f"environments/{name}", 1, 1, "$", f"unknown environment '{name}'",
+                          f"known: {', '.join(names)}") for name in asked or [] if name not in names]
+    return (asked or names), unknown
+
+
 def unreadable_name(name: str) -> bool:
     """Whether a file or folder name holds a control character (a line break...) or bytes that are not UTF-8."""
     return _CONTROL.search(name) is not None

@@ -55,4 +55,18 @@ class ClusterQueues:
 OutputFile = Union[Workload, Project, ClusterQueues]
 
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "Access", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
+    "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler",
+    "DeploymentMode", "DisruptionBudget", "EmptyDirVolume", "EnvVar", "Environment", "ExistingClaim", "Fixed",
+    "GpuBudget", "GpuRequest", "Hpa", "Identity", "InferenceService", "IngressPolicy", "IngressRule", "Jwt",
+    "KServe", "KaiScheduler", "Keda", "KedaHttp", "Knative", "Labels", "LimitRange", "MatchExpression", "Mesh",
+    "Meta", "MetricSource", "MigSlice", "Mount", "NamespaceObject", "Ngc", "NodePool", "OutputFile", "PeerPolicy",
+    "Placement", "PodSecurity", "PodSelector", "PolicyBinding", "Port", "PreferredTerm", "Prerequisite", "Probe",
+    "Profile", "ProfileDecision", "Project", "Provenance", "Public", "Pvc", "Queue", "QueueResource", "Rejection",
+    "ResolvedEnvironment", "ResourceQuota", "Resources", "Rollout", "ScaleFromZero", "ScaleTarget", "Scaling",
+    "Scheduler", "Scrape", "SecretKeyRef", "Selection", "ServiceTarget", "SharedMemoryVolume", "Sidecar",
+    "StorageUri", "Store", "Taint", "TokenlessRule", "Toleration", "Uri", "Volume", "WakeByKedaHttp",
+    "WakeByKnative", "WakeService", "WarmupJob", "Waypoint", "WholeGpus", "Workload", "common", "environment",
+    "labels_of", "profiles", "project", "workload",
+]

@@ -1,22 +1,22 @@
-"""Stages 5-6, render: construct what the cache cannot answer, emit deterministic YAML, verify it, lay out
-out/<env>/ (manifests, kustomization, README). Only verified text is cached or handed back."""
+"""Render: construct what the cache cannot answer, emit deterministic YAML, verify it, lay out out/<env>/
+(manifests, kustomization, README). Only verified text is cached or handed back; output/ commits it."""
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata as pkg_metadata
 from pathlib import Path
-from typing import Any
 
 from ..diagnostics import Diagnostic
+from ..manifests import header, read_manifest
 from ..model import OutputFile, ResolvedEnvironment
 from ..report.readme import readme
-from . import cluster_rules, emit, layout
+from ..verify import cluster_rules
+from ..verify.kubeconform import kubeconform_texts
+from ..verify.schemas import verify_file
+from . import emit, layout
 from .cache import BuildCache, model_key
-from .verify import kubeconform, verify_file
 
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -51,13 +51,13 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
     shown_root = f"out/{env.name}"
     wanted: dict[str, _Wanted] = {}
     for project in resolved.projects:
-        wanted[layout.project_file(project)] = _Wanted(model_key(project), project, emit.header(*project.sources))
+        wanted[layout.project_file(project)] = _Wanted(model_key(project), project, header(*project.sources))
     for workload in resolved.workloads:
-        wanted[layout.workload_file(workload)] = _Wanted(model_key(workload), workload, emit.header(*workload.sources))
+        wanted[layout.workload_file(workload)] = _Wanted(model_key(workload), workload, header(*workload.sources))
     queues = resolved.queues
     if queues.queues:
         wanted[layout.QUEUES_FILE] = _Wanted(
-            model_key(queues), queues, emit.header(*sorted({s for p in resolved.projects if p.queue for s in p.sources})))
+            model_key(queues), queues, header(*sorted({s for p in resolved.projects if p.queue for s in p.sources})))
 
     files: dict[str, str] = {}
     missing: list[str] = []
@@ -79,7 +79,7 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
             problems.extend(verify_file(f"{shown_root}/{relpath}", text, objects, env.kubernetes_version))
             files[relpath] = text
             checked[relpath] = (text, objects)
-        problems.extend(run_kubeconform({r: files[r] for r in missing}, env.kubernetes_version, shown_root))
+        problems.extend(kubeconform_texts({r: files[r] for r in missing}, env.kubernetes_version, shown_root))
         problems.extend(cluster_rules.check(with_shared_files(checked, files), facts_of(resolved), shown_root,
                                             only=set(missing)))
         if cache and not problems:
@@ -99,21 +99,9 @@ def with_shared_files(checked: dict[str, tuple[str, list[dict]]], files: dict[st
     """The files rendered in this run, plus the project and queue files (namespaces, queues) the rules read
     together with them; those few are parsed when they came from the cache. Workload files from the cache
     were checked when they were rendered: their model, and so the namespace facts they depend on, is unchanged."""
-    import yaml
-
     found = dict(checked)
     for relpath, text in files.items():
         if relpath not in found and (relpath.endswith("/" + layout.PROJECT_FILE) or relpath == layout.QUEUES_FILE):
-            found[relpath] = (text, [d for d in yaml.safe_load_all(text) if d])
+            manifest, _ = read_manifest(text, relpath)   # verified text from the sealed cache: it parses
+            found[relpath] = (text, manifest.objects if manifest else [])
     return found
-
-
-def run_kubeconform(files: dict[str, str], kubernetes_version: str, shown_root: str) -> list[Diagnostic]:
-    """kubeconform, when installed, over the files verified in this run (cached files were verified before)."""
-    if not files or shutil.which("kubeconform") is None:
-        return []
-    with tempfile.TemporaryDirectory(prefix="nimgen-kubeconform-") as tmp:
-        for relpath, text in files.items():
-            (Path(tmp) / relpath).parent.mkdir(parents=True, exist_ok=True)
-            (Path(tmp) / relpath).write_text(text, encoding="utf-8")
-        return kubeconform(Path(tmp), kubernetes_version, shown_root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..model import Project, Workload
+from ..manifests import header
 from . import emit
 
 PROJECT_FILE = "_project.yaml"   # '_' cannot start a workload name, so it never collides with one
@@ -22,4 +23,4 @@ def workload_file(workload: Workload) -> str:
 def kustomization(files: dict[str, str]) -> str:
     resources = sorted(p for p in files if p.endswith(".yaml") and p != KUSTOMIZATION)
     data = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
-    return emit.header() + emit.dump(data)
+    return header() + emit.dump(data)

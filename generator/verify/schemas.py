@@ -1,19 +1,17 @@
-"""Stage 6, verify: every rendered object against Kubernetes and CRD JSON Schemas, before anything lands.
+"""Every rendered object against Kubernetes and CRD JSON Schemas, before anything lands.
 
 Core kinds use kubernetes-validate's bundled strict schemas for the environment's Kubernetes version; CRD kinds
 use the schemas this project writes in schemas/k8s-crds/ for the fields it emits (kubeconform's layout:
 {group}/{kind}_{version}.json). Extra schema locations (folders in the same layout, such as the CRDs of a real
 cluster converted by `nimgen crd-schemas`) add checks: an object must pass its built-in schema, when there is one,
 and the schema of every location that holds one for its kind; an object no schema anywhere knows is a problem.
-When kubeconform is on PATH it checks the same files with the same schemas.
+When kubeconform is on PATH it checks the same files with the same schemas (kubeconform.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,9 +23,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from ..diagnostics import Diagnostic, json_path
-from ..kubernetes_schemas import bundled_versions, schema_root
-from .emit import documents
 from ..inputs.load import parse
+from ..kubernetes_schemas import bundled_versions, schema_root
+from ..manifests import documents
 
 KV_SCHEMAS = schema_root() or Path("kubernetes-validate-not-installed")   # a pinned dependency
 CRD_SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas" / "k8s-crds"
@@ -206,37 +204,3 @@ def locate(text: str, index: int, path: tuple, shown: str) -> tuple[int, int]:
         return first - 1, 1
     _, line, column = doc.where(path)
     return first + line - 1, column
-
-
-def kubeconform(folder: Path, kubernetes_version: str, shown_root: str,
-                locations: Sequence[Path] = ()) -> list[Diagnostic]:
-    """Run kubeconform over a rendered tree when it is installed; [] when it is not.
-
-    kubeconform checks each object against the first location holding its schema: the core schemas, then the
-    extra locations, then the project's CRD schemas (the in-process check applies all of them)."""
-    binary = shutil.which("kubeconform")
-    if binary is None:
-        return []
-    version = schema_version(kubernetes_version)
-    core = str(KV_SCHEMAS) + "/v{{ .KubernetesVersion }}-local-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json"
-    layout = "/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
-    extras = [arg for location in locations for arg in ("-schema-location", str(Path(location).resolve()) + layout)]
-    files = sorted(str(p) for p in folder.rglob("*.yaml") if p.name != "kustomization.yaml")
-    result = subprocess.run([binary, "-strict", "-summary=false", "-output", "json", "-kubernetes-version", version,
-                             "-schema-location", core, *extras, "-schema-location", str(CRD_SCHEMAS) + layout, *files],
-                            capture_output=True, text=True, check=False)
-    if result.returncode == 0:
-        return []
-    try:
-        resources = json.loads(result.stdout or "{}").get("resources", [])
-    except json.JSONDecodeError:
-        resources = [{"filename": str(folder), "msg": (result.stdout + result.stderr).strip(), "status": "statusError"}]
-    problems = []
-    for res in resources:
-        if res.get("status") in ("statusInvalid", "statusError"):
-            name = Path(res.get("filename", str(folder)))
-            shown = f"{shown_root}/{name.relative_to(folder).as_posix()}" if name.is_relative_to(folder) else str(name)
-            problems.append(Diagnostic(shown, 1, 1, "$", f"kubeconform: {res.get('kind', '')} {res.get('name', '')}: {res.get('msg')}"))
-    if not problems:
-        problems.append(Diagnostic(shown_root, 1, 1, "$", f"kubeconform failed: {(result.stderr or result.stdout).strip()}"))
-    return problems

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..diagnostics import Diagnostic, json_path
-from .verify import locate
+from ..manifests import sources_in
+from .schemas import locate
 
 GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
 ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
@@ -389,13 +390,6 @@ def pod_security_restricted(objects: Objects, facts: EnvironmentFacts) -> Iterat
 def objects_of(files: dict[str, tuple[str, list[dict]]]) -> list[Obj]:
     """files: relative path -> (text, objects)."""
     return [Obj(rel, i, body) for rel, (_, objs) in sorted(files.items()) for i, body in enumerate(objs)]
-
-
-def sources_in(text: str) -> str:
-    for line in text.splitlines()[:5]:
-        if line.startswith("# Sources: "):
-            return line[len("# Sources: "):]
-    return "no inputs named"
 
 
 def check(files: dict[str, tuple[str, list[dict]]], facts: EnvironmentFacts, shown_root: str,

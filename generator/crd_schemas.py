@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ..diagnostics import WARNING, Diagnostic, json_path
+from .diagnostics import WARNING, Diagnostic, json_path
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
