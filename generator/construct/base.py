@@ -26,27 +26,27 @@ def api_object(scope: Construct, api_version: str, kind: str, meta: Meta, **body
     return obj
 
 
-def match_labels(labels: Labels) -> dict:
+def match_labels(labels: Labels) -> dict[str, Any]:
     return {"matchLabels": dict(labels)}
 
 
-def expressions(exprs: tuple[MatchExpression, ...]) -> list[dict]:
+def expressions(exprs: tuple[MatchExpression, ...]) -> list[dict[str, Any]]:
     return [{"key": e.key, "operator": e.operator, **({"values": list(e.values)} if e.values else {})} for e in exprs]
 
 
-def env_var(var: EnvVar) -> dict:
+def env_var(var: EnvVar) -> dict[str, Any]:
     if var.secret is not None:
         return {"name": var.name, "valueFrom": {"secretKeyRef": {"name": var.secret.name, "key": var.secret.key}}}
     return {"name": var.name, "value": var.value}
 
 
-def probe(p: Probe) -> dict:
+def probe(p: Probe) -> dict[str, Any]:
     return {"httpGet": {"path": p.path, "port": p.port}, "periodSeconds": p.period_seconds,
             "failureThreshold": p.failure_threshold, "timeoutSeconds": p.timeout_seconds}
 
 
-def mount(m: Mount) -> dict:
-    found: dict = {"name": m.volume, "mountPath": m.path}
+def mount(m: Mount) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": m.volume, "mountPath": m.path}
     if m.read_only:
         found["readOnly"] = True
     if m.sub_path:
@@ -54,7 +54,7 @@ def mount(m: Mount) -> dict:
     return found
 
 
-def volume(v: Volume) -> dict:
+def volume(v: Volume) -> dict[str, Any]:
     match v:
         case SharedMemoryVolume(name, size):
             return {"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": size}}
@@ -66,8 +66,8 @@ def volume(v: Volume) -> dict:
             assert_never(v)
 
 
-def container(c: Container) -> dict:
-    found: dict = {"name": c.name, "image": c.image}
+def container(c: Container) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": c.name, "image": c.image}
     if c.command:
         found["command"] = list(c.command)
     if c.ports:
@@ -83,10 +83,10 @@ def container(c: Container) -> dict:
     return found
 
 
-def pod_security(s: PodSecurity) -> dict:
+def pod_security(s: PodSecurity) -> dict[str, Any]:
     return {"runAsNonRoot": s.run_as_non_root, "runAsUser": s.run_as_user, "runAsGroup": s.run_as_group,
             "fsGroup": s.fs_group, "seccompProfile": {"type": s.seccomp_profile}}
 
 
-def pull_secrets(names: tuple[str, ...]) -> dict:
+def pull_secrets(names: tuple[str, ...]) -> dict[str, Any]:
     return {"imagePullSecrets": [{"name": n} for n in names]} if names else {}

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 from dataclasses import dataclass
 from importlib import metadata as pkg_metadata
@@ -72,7 +74,7 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
         from .. import construct   # starts Node.js: only on a cache miss
 
         synthesized = construct.synthesize({r: wanted[r].value for r in missing})
-        checked: dict[str, tuple[str, list[dict]]] = {}
+        checked: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         for relpath in missing:
             objects = emit.sort_objects(synthesized[relpath])
             text = emit.render_manifests(objects, wanted[relpath].header)
@@ -95,7 +97,7 @@ def facts_of(resolved: ResolvedEnvironment) -> cluster_rules.EnvironmentFacts:
     return cluster_rules.EnvironmentFacts(env.name, env.gateway_namespace, env.kserve.version)
 
 
-def with_shared_files(checked: dict[str, tuple[str, list[dict]]], files: dict[str, str]) -> dict[str, tuple[str, list[dict]]]:
+def with_shared_files(checked: dict[str, tuple[str, list[dict[str, Any]]]], files: dict[str, str]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
     """The files rendered in this run, plus the project and queue files (namespaces, queues) the rules read
     together with them; those few are parsed when they came from the cache. Workload files from the cache
     were checked when they were rendered: their model, and so the namespace facts they depend on, is unchanged."""

@@ -28,7 +28,7 @@ def ordered(value: Any) -> Any:
     return value
 
 
-def sort_objects(objects: list[dict]) -> list[dict]:
+def sort_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
     return sorted(objects, key=lambda o: (rank.get(o["kind"], len(rank)), o["kind"], o["metadata"]["name"]))
 
@@ -38,7 +38,7 @@ def dump(data: Any) -> str:
                      width=4096, line_break="\n")
 
 
-def render_manifests(objects: list[dict], header: str) -> str:
+def render_manifests(objects: list[dict[str, Any]], header: str) -> str:
     """A multi-document manifest file: a comment header, then each object after '---'."""
     body = "".join("---\n" + dump(obj) for obj in sort_objects(objects))
     return header + body

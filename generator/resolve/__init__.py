@@ -78,20 +78,20 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
     seen: dict[tuple[str, str], Document] = {}
     for doc in inputs.workloads:
         meta = doc.data["metadata"]
-        project = projects.get(meta["project"])
-        if project is None:
+        owner = projects.get(meta["project"])
+        if owner is None:
             if ("Project", meta["project"]) not in gallery.invalid:  # else the project file's own errors are reported
                 problems.append(doc.diagnostic(("metadata", "project"), f"unknown project '{meta['project']}' in environment {env_name}",
                                                suggest(meta["project"], list(projects))))
             continue
-        key = (project.name, meta["name"])
+        key = (owner.name, meta["name"])
         if key in seen:
             first = seen[key].where(("metadata", "name"))
-            problems.append(doc.diagnostic(("metadata", "name"), f"duplicate workload name '{meta['name']}' in project {project.name}",
+            problems.append(doc.diagnostic(("metadata", "name"), f"duplicate workload name '{meta['name']}' in project {owner.name}",
                                            f"first defined at {first[0]}:{first[1]}"))
             continue
         seen[key] = doc
-        workload, found = resolve_workload(doc, env, project, gallery, traits[project.name])
+        workload, found = resolve_workload(doc, env, owner, gallery, traits[owner.name])
         problems.extend(found)
         if workload is not None:
             workloads.append(workload)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 from ..inputs.load import Document
@@ -24,7 +26,7 @@ class CatalogModel:
         return [v for v, _ in self.versions]
 
 
-def _profile(entry: dict) -> Profile:
+def _profile(entry: dict[str, Any]) -> Profile:
     return Profile(
         name=entry["name"], engine=entry["engine"], precision=entry["precision"], tp=entry["tp"], pp=entry["pp"],
         lora=entry["lora"], id=entry.get("id"), gpu=entry.get("gpu"), gpu_device=entry.get("gpuDevice"),

@@ -50,7 +50,7 @@ class WorkloadContext:
 
     def __init__(self, doc: Document, env: Environment, project: Project, gallery: Gallery):
         self.doc, self.env, self.project, self.gallery = doc, env, project, gallery
-        self.spec: dict = doc.data["spec"]
+        self.spec: dict[str, Any] = doc.data["spec"]
         self.name: str = doc.data["metadata"]["name"]
         self.problems: list[Diagnostic] = []
         self.provenance: list[Provenance] = []

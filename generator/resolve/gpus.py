@@ -101,7 +101,7 @@ def gpu_matches(pool: Pool, profile: Profile) -> bool:
     if not gpu_bound(profile):
         return True
     # The PCI id is what NIM itself checks; when both sides know it, names are irrelevant.
-    if matches_by_device(pool, profile):
+    if pool.device and profile.gpu_device:   # matches_by_device
         return _same_device(pool.device, profile.gpu_device)
     if profile.gpu is None:
         return False  # bound to a device id the pool does not declare: cannot be shown to fit

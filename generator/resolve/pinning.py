@@ -13,11 +13,26 @@ from .profiles import check_profile, select_profile
 
 
 @dataclass(frozen=True)
+class CatalogVersion:
+    """A model version of the NIM catalog, whose profiles are known."""
+
+    model: str
+    version: str
+    entry: CatalogModel
+
+
+@dataclass(frozen=True)
 class ModelReference:
     image: str
-    model: str | None = None             # catalog name; None for a custom image
-    version: str | None = None
-    catalog: CatalogModel | None = None
+    catalog: CatalogVersion | None = None   # None for a custom image
+
+    @property
+    def model(self) -> str | None:
+        return self.catalog.model if self.catalog else None
+
+    @property
+    def version(self) -> str | None:
+        return self.catalog.version if self.catalog else None
 
 
 def model_reference(ctx: WorkloadContext) -> ModelReference | None:
@@ -40,7 +55,7 @@ def model_reference(ctx: WorkloadContext) -> ModelReference | None:
         ctx.error(("spec", "model", "version"), f"model {name} has no version '{version}' in the catalog",
                   f"catalog versions: {', '.join(catalog.version_names)}")
         return None
-    return ModelReference(f"{catalog.image}:{version}", name, version, catalog)
+    return ModelReference(f"{catalog.image}:{version}", CatalogVersion(name, version, catalog))
 
 
 def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool],
@@ -50,8 +65,8 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
     explicit_gpus = compute_field(spec, "gpus")
     mig = compute_field(spec, "migProfile")
     ctx.record("spec.profile", requested, ctx.from_doc(("spec", "profile")) if "profile" in ctx.spec else "default")
-    catalog = ref.catalog
-    if catalog is None:
+    pinned = ref.catalog
+    if pinned is None:
         if "auto" in requested:
             ctx.error(("spec", "profile") if "profile" in ctx.spec else ("spec", "model", "image"),
                       "a custom image needs a manual profile: nimgen cannot choose among profiles it does not know",
@@ -64,7 +79,8 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
         pin = requested.get("name") or requested.get("id")
         return ProfileDecision("name" if "name" in requested else "id", pin, None,
                                request=f"manual {pin} (custom image)"), explicit_gpus or 1
-    profiles = catalog.profiles(ref.version) or ()
+    catalog = pinned.entry
+    profiles = catalog.profiles(pinned.version) or ()
     gpu_pools = [pool_of(p) for p in pools]
     if not gpu_pools:
         return None, None  # no pool: reported by candidate_pools

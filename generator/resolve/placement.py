@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..model import KaiScheduler, MatchExpression, NodePool, Placement, PreferredTerm, Taint, Toleration
 from . import naming
 from .compute import ComputeSpec, compute_field
@@ -46,7 +48,7 @@ def candidate_pools(ctx: WorkloadContext, spec: ComputeSpec) -> list[NodePool]:
     return pools
 
 
-def _expression(expr: dict) -> MatchExpression:
+def _expression(expr: dict[str, Any]) -> MatchExpression:
     return MatchExpression(expr["key"], expr["operator"], tuple(expr.get("values", ())))
 
 

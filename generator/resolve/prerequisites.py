@@ -4,13 +4,15 @@ out/<env>/README.md lists them; docs/CLUSTER.md explains each."""
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from ..model import (Ambient, CacheClaim, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
                      Jwt, KaiScheduler, Keda, KedaHttp, Knative, Ngc, Prerequisite, Project, Pvc, Uri, WakeByKedaHttp,
                      Workload)
 from .mesh import NATIVE_SIDECAR
 
 
-def _names(values) -> str:
+def _names(values: Iterable[str]) -> str:
     return ", ".join(f"`{v}`" for v in sorted(set(values)))
 
 

@@ -217,7 +217,11 @@ def _rank_in(order: tuple[str, ...], value: str) -> int:
     return order.index(value) if value in order else len(order)
 
 
-def _identity(profile: Profile) -> tuple:
+Identity = tuple[str, str, str, str, str, str, int, int, str, bool, float]
+SortKey = tuple[int, int, int, int, int, str, str, str, str, str, str, int, int, str, bool, float]
+
+
+def _identity(profile: Profile) -> Identity:
     # Total order on every field, so two profiles differing only in a tag never depend on input order.
     return (
         profile.name,
@@ -234,7 +238,7 @@ def _identity(profile: Profile) -> tuple:
     )
 
 
-def sort_key(profile: Profile, optimize_for: str) -> tuple:
+def sort_key(profile: Profile, optimize_for: str) -> SortKey:
     """The ranking key (smaller is better): NIM's order, then name and id so the result never depends on input order.
 
     1. optimized (built for a GPU type) before generic; 2. lower precision; 3. objective equal to optimize_for,

@@ -40,7 +40,7 @@ def autoscaler_class(env: Environment, scaling: Scaling, mode: DeploymentMode) -
     return "external"
 
 
-def annotations(env: Environment, own: dict[str, str], scaling: Scaling, mode: DeploymentMode,
+def service_annotations(env: Environment, own: dict[str, str], scaling: Scaling, mode: DeploymentMode,
                 profile: ProfileDecision, model: str | None, version: str | None) -> Labels:
     found = dict(own)
     found["serving.kserve.io/deploymentMode"] = env.kserve.spelled(mode)

@@ -65,7 +65,7 @@ def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: st
     return _uri(ctx, store["uri"])
 
 
-def _uri(ctx: WorkloadContext, given: str | dict) -> StorageDecision:
+def _uri(ctx: WorkloadContext, given: str | dict[str, Any]) -> StorageDecision:
     base = ("spec", "store", "uri") if isinstance(given, str) else ("spec", "store", "uri", "url")
     uri = ctx.value(base)
     account = ctx.value(("spec", "store", "uri", "serviceAccount")) if isinstance(given, dict) else None
@@ -89,7 +89,7 @@ def _uri(ctx: WorkloadContext, given: str | dict) -> StorageDecision:
                            service_account=account, annotations=annotations)
 
 
-def _ngc(ctx: WorkloadContext, ngc: dict, max_replicas: int, image: str, pin: str, labels: Labels,
+def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], max_replicas: int, image: str, pin: str, labels: Labels,
          pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     ctx.value(("spec", "store", "ngc", "secret"))
     key = SecretKeyRef(ngc["secret"], ngc.get("secretKey", NGC_KEY))

@@ -14,7 +14,7 @@ from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .service import annotations, deployment_mode, inference_service, visibility_labels
+from .service import deployment_mode, inference_service, service_annotations, visibility_labels
 from .storage import resolve_storage, uses_storage_initializer
 
 
@@ -52,7 +52,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     own = dict(metadata.get("annotations", {}))
     own.update(storage.annotations)
     service = inference_service(
-        ctx.name, annotations(env, own, scaling, mode, decision, ref.model, ref.version),
+        ctx.name, service_annotations(env, own, scaling, mode, decision, ref.model, ref.version),
         visibility_labels(access), ref.image, decision, compute, storage, scaling, mode, placement, pulls,
         pod_labels=placement.pod_labels,
         pod_annotations=labels_of(dict(pod_annotations)))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..diagnostics import Diagnostic, json_path
+from ..inputs.load import PathKey
 from ..manifests import sources_in
 from .schemas import locate
 
@@ -41,22 +42,33 @@ class EnvironmentFacts:
 class Obj:
     file: str                            # relative to out/<env>/
     index: int                           # its position among the file's documents
-    body: dict
+    body: dict[str, Any]
 
     @property
     def kind(self) -> str:
-        return self.body.get("kind", "")
+        return str(self.body.get("kind", ""))
 
     @property
     def name(self) -> str:
-        return self.body.get("metadata", {}).get("name", "")
+        return str(self.mapping("metadata").get("name", ""))
 
     @property
     def namespace(self) -> str | None:
-        return self.body.get("metadata", {}).get("namespace")
+        found = self.mapping("metadata").get("namespace")
+        return found if isinstance(found, str) else None
 
-    def at(self, *path: str | int) -> object:
-        node: object = self.body
+    def mapping(self, *path: str | int) -> dict[str, Any]:
+        """The mapping at path, or {} when a hand-edited object holds anything else there."""
+        found = self.at(*path)
+        return found if isinstance(found, dict) else {}
+
+    def items(self, *path: str | int) -> list[Any]:
+        """The list at path, or []."""
+        found = self.at(*path)
+        return found if isinstance(found, list) else []
+
+    def at(self, *path: str | int) -> Any:
+        node: Any = self.body
         for part in path:
             if isinstance(node, dict) and part in node:
                 node = node[part]
@@ -71,11 +83,11 @@ class Obj:
 class Violation:
     rule: str
     obj: Obj
-    path: tuple
+    path: PathKey
     message: str
 
 
-class Objects(list):
+class Objects(list[Obj]):
     """An environment's objects, indexed once: by kind, and by the InferenceService whose pods a selector picks."""
 
     def __init__(self, items: list[Obj]):
@@ -89,7 +101,7 @@ class Objects(list):
                 name = (selector.get("matchLabels") or {}).get(ISVC_POD_LABEL) if isinstance(selector, dict) else None
                 if name:
                     self._selecting.setdefault((o.kind, o.namespace, name), []).append(o)
-            for ref in o.at("spec", "targetRefs") or []:
+            for ref in o.items("spec", "targetRefs"):
                 if isinstance(ref, dict) and ref.get("kind") == "Service" and str(ref.get("name", "")).endswith("-predictor"):
                     self._selecting.setdefault((o.kind, o.namespace, str(ref["name"])[:-len("-predictor")]), []).append(o)
 
@@ -116,12 +128,12 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def namespaces(objects: Objects) -> dict[str, dict]:
-    return {o.name: o.at("metadata", "labels") or {} for o in objects.of("Namespace")}
+def namespaces(objects: Objects) -> dict[str, dict[str, Any]]:
+    return {o.name: o.mapping("metadata", "labels") for o in objects.of("Namespace")}
 
 
 def in_standard_mode(isvc: Obj) -> bool:
-    mode = (isvc.at("metadata", "annotations") or {}).get("serving.kserve.io/deploymentMode", "Knative")
+    mode = isvc.mapping("metadata", "annotations").get("serving.kserve.io/deploymentMode", "Knative")
     return mode in ("Standard", "RawDeployment")
 
 
@@ -130,11 +142,11 @@ def predictor_pods(objects: Objects) -> dict[tuple[str | None, str], Obj]:
     return {(o.namespace, f"{o.name}-predictor"): o for o in objects.of("InferenceService")}
 
 
-def pod_specs(o: Obj) -> Iterator[tuple[tuple, dict]]:
+def pod_specs(o: Obj) -> Iterator[tuple[PathKey, dict[str, Any]]]:
     if o.kind == "InferenceService":
-        yield ("spec", "predictor"), o.at("spec", "predictor") or {}
+        yield ("spec", "predictor"), o.mapping("spec", "predictor")
     elif o.kind == "Job":
-        yield ("spec", "template", "spec"), o.at("spec", "template", "spec") or {}
+        yield ("spec", "template", "spec"), o.mapping("spec", "template", "spec")
 
 
 # ----------------------------------------------------------------------------------------------- the rules
@@ -170,8 +182,8 @@ def cluster_local_label(objects: Objects, facts: EnvironmentFacts) -> Iterator[V
         mine = objects.selecting("NetworkPolicy", isvc)
         reachable = any(peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
                         == facts.gateway_namespace
-                        for p in mine for r in (p.at("spec", "ingress") or []) for peer in r.get("from", []))
-        labels = isvc.at("metadata", "labels") or {}
+                        for p in mine for r in p.items("spec", "ingress") for peer in r.get("from", []))
+        labels = isvc.mapping("metadata", "labels")
         if mine and not reachable and (labels.get("networking.kserve.io/visibility") != "cluster-local"
                                        or labels.get("networking.knative.dev/visibility") != "cluster-local"):
             yield Violation("cluster-local-label", isvc, ("metadata", "labels"),
@@ -193,9 +205,9 @@ def metric_without_scrape(objects: Objects, facts: EnvironmentFacts) -> Iterator
                             f"{o.kind} {o.name} scales on metrics of {isvc.name}, but no PodMonitor scrapes its pods")
             continue
         produced = {"namespace", "pod", "container", "endpoint", "job", "instance"} | {
-            r.get("targetLabel") for m in mine for e in (m.at("spec", "podMetricsEndpoints") or [])
+            r.get("targetLabel") for m in mine for e in m.items("spec", "podMetricsEndpoints")
             for r in e.get("relabelings", [])}
-        for i, trigger in enumerate(o.at("spec", "triggers") or []):
+        for i, trigger in enumerate(o.items("spec", "triggers")):
             query = trigger.get("metadata", {}).get("query", "")
             for label, _, value in _MATCHER.findall(query):
                 if isvc.name in value and label not in produced:
@@ -207,7 +219,7 @@ def metric_without_scrape(objects: Objects, facts: EnvironmentFacts) -> Iterator
 def latency_as_average(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """KEDA's default AverageValue divides by the target whatever the replica count: a latency must be a Value."""
     for o in objects.of("ScaledObject"):
-        for i, trigger in enumerate(o.at("spec", "triggers") or []):
+        for i, trigger in enumerate(o.items("spec", "triggers")):
             if "histogram_quantile" in trigger.get("metadata", {}).get("query", "") and trigger.get("metricType") != "Value":
                 yield Violation("latency-as-average", o, ("spec", "triggers", i),
                                 f"ScaledObject {o.name} compares a latency quantile as {trigger.get('metricType', 'AverageValue')}")
@@ -233,7 +245,7 @@ def gpu_rollout_surges(objects: Objects, facts: EnvironmentFacts) -> Iterator[Vi
     for o in objects.of("InferenceService"):
         if not in_standard_mode(o):
             continue
-        limits = [c.get("resources", {}).get("limits", {}) for c in o.at("spec", "predictor", "containers") or []]
+        limits = [c.get("resources", {}).get("limits", {}) for c in o.items("spec", "predictor", "containers")]
         if not any(GPU_RESOURCE.match(k) for lim in limits for k in lim):
             continue
         if o.at("spec", "predictor", "deploymentStrategy", "rollingUpdate", "maxSurge") != 0 \
@@ -249,9 +261,9 @@ def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) 
         if in_standard_mode(o):
             deadline = STANDARD_PROGRESS_DEADLINE_SECONDS
         else:
-            found = _SECONDS.match((o.at("metadata", "annotations") or {}).get("serving.knative.dev/progress-deadline", "600s"))
+            found = _SECONDS.match(o.mapping("metadata", "annotations").get("serving.knative.dev/progress-deadline", "600s"))
             deadline = int(found.group(1)) if found else STANDARD_PROGRESS_DEADLINE_SECONDS
-        for i, c in enumerate(o.at("spec", "predictor", "containers") or []):
+        for i, c in enumerate(o.items("spec", "predictor", "containers")):
             probe = c.get("startupProbe")
             if probe:
                 window = probe.get("initialDelaySeconds", 0) + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
@@ -266,7 +278,7 @@ def knative_data_path_blocked(objects: Objects, facts: EnvironmentFacts) -> Iter
     """In Knative mode requests reach the queue-proxy, not the NIM port."""
     for isvc in (o for o in objects.of("InferenceService") if not in_standard_mode(o)):
         mine = objects.selecting("NetworkPolicy", isvc)
-        ports = {port.get("port") for p in mine for r in (p.at("spec", "ingress") or []) for port in r.get("ports", [])}
+        ports = {port.get("port") for p in mine for r in p.items("spec", "ingress") for port in r.get("ports", [])}
         if mine and KNATIVE_QUEUE_PORT not in ports:
             yield Violation("knative-data-path-blocked", mine[0], ("spec", "ingress"),
                             f"NetworkPolicy {mine[0].name} blocks Knative's queue-proxy port {KNATIVE_QUEUE_PORT} of {isvc.name}")
@@ -277,7 +289,7 @@ def job_not_ordered(objects: Objects, facts: EnvironmentFacts) -> Iterator[Viola
     """A Job's pod template is immutable and it must finish before the server starts: a PreSync hook that is
     replaced on the next sync."""
     for o in objects.of("Job"):
-        annotations = o.at("metadata", "annotations") or {}
+        annotations = o.mapping("metadata", "annotations")
         if annotations.get("argocd.argoproj.io/hook") != "PreSync" or \
                 "BeforeHookCreation" not in annotations.get("argocd.argoproj.io/hook-delete-policy", ""):
             yield Violation("job-not-ordered-or-reappliable", o, ("metadata", "annotations"),
@@ -291,28 +303,28 @@ def scrape_blocked_by_mesh(objects: Objects, facts: EnvironmentFacts) -> Iterato
     labels = namespaces(objects)
     pods = {(o.namespace, o.name): o for o in objects.of("InferenceService")}
     for monitor in objects.of("PodMonitor"):
-        isvc = pods.get((monitor.namespace, ((monitor.at("spec", "selector", "matchLabels") or {}).get(ISVC_POD_LABEL))))
+        isvc = pods.get((monitor.namespace, str(monitor.mapping("spec", "selector", "matchLabels").get(ISVC_POD_LABEL))))
         ns = labels.get(monitor.namespace or "", {})
         if isvc is None or not (ns.get("istio-injection") == "enabled" or ns.get("istio.io/rev")
                                 or ns.get("istio.io/dataplane-mode") == "ambient"):
             continue
-        ports = {p.get("name"): p.get("containerPort") for c in isvc.at("spec", "predictor", "containers") or []
+        ports = {p.get("name"): p.get("containerPort") for c in isvc.items("spec", "predictor", "containers")
                  for p in c.get("ports", [])}
-        for endpoint in monitor.at("spec", "podMetricsEndpoints") or []:
+        for endpoint in monitor.items("spec", "podMetricsEndpoints"):
             number = ports.get(endpoint.get("port"))
             peers = objects.selecting("PeerAuthentication", isvc)
-            if not any((o.at("spec", "portLevelMtls") or {}).get(str(number), {}).get("mode") == "PERMISSIVE" for o in peers):
+            if not any(o.mapping("spec", "portLevelMtls").get(str(number), {}).get("mode") == "PERMISSIVE" for o in peers):
                 yield Violation("scrape-blocked-by-mesh", monitor, ("spec", "podMetricsEndpoints"),
                                 f"PodMonitor {monitor.name} scrapes port {number} of meshed pods in plain text, "
                                 "and no PeerAuthentication makes that port PERMISSIVE")
             for policy in objects.selecting("AuthorizationPolicy", isvc):
-                if not any(_allows_plain_text_get(r, endpoint.get("path", "/metrics")) for r in policy.at("spec", "rules") or []):
+                if not any(_allows_plain_text_get(r, endpoint.get("path", "/metrics")) for r in policy.items("spec", "rules")):
                     yield Violation("scrape-blocked-by-mesh", policy, ("spec", "rules"),
                                     f"AuthorizationPolicy {policy.name} admits no plain-text GET of {endpoint.get('path')}: "
                                     "source namespaces and principals need mTLS")
 
 
-def _allows_plain_text_get(r: dict, path: str) -> bool:
+def _allows_plain_text_get(r: dict[str, Any], path: str) -> bool:
     needs_identity = any(key in src.get("source", {}) for src in r.get("from", [])
                          for key in ("namespaces", "principals", "requestPrincipals"))
     paths = [p for to in r.get("to", []) for p in to.get("operation", {}).get("paths", [])]
@@ -323,7 +335,7 @@ def _allows_plain_text_get(r: dict, path: str) -> bool:
 def namespace_without_pod_security(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Pod Security Admission applies only the levels a Namespace's labels name."""
     for o in objects.of("Namespace"):
-        labels = o.at("metadata", "labels") or {}
+        labels = o.mapping("metadata", "labels")
         for mode in ("enforce", "warn", "audit"):
             if f"pod-security.kubernetes.io/{mode}" not in labels:
                 yield Violation("namespace-without-pod-security", o, ("metadata", "labels"),
@@ -336,7 +348,7 @@ def deployment_mode_unknown(objects: Objects, facts: EnvironmentFacts) -> Iterat
     to its default mode for a name it does not know."""
     version = tuple(int(x) for x in facts.kserve_version.split(".")[:2])
     for o in objects.of("InferenceService"):
-        annotations = o.at("metadata", "annotations") or {}
+        annotations = o.mapping("metadata", "annotations")
         mode = annotations.get("serving.kserve.io/deploymentMode")
         known = {"Standard", "Knative", "RawDeployment", "Serverless"} if version >= (0, 16) else {"RawDeployment", "Serverless"}
         if mode is not None and mode not in known:
@@ -350,7 +362,7 @@ def deployment_mode_unknown(objects: Objects, facts: EnvironmentFacts) -> Iterat
 @rule("queue-limit-below-quota")
 def queue_limit_below_quota(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     for o in objects.of("Queue"):
-        for resource, r in (o.at("spec", "resources") or {}).items():
+        for resource, r in o.mapping("spec", "resources").items():
             quota, limit = r.get("quota", -1), r.get("limit", -1)
             if limit != -1 and quota != -1 and limit < quota:
                 yield Violation("queue-limit-below-quota", o, ("spec", "resources", resource, "limit"),
@@ -387,12 +399,12 @@ def pod_security_restricted(objects: Objects, facts: EnvironmentFacts) -> Iterat
 # ----------------------------------------------------------------------------------------------- running them
 
 
-def objects_of(files: dict[str, tuple[str, list[dict]]]) -> list[Obj]:
+def objects_of(files: dict[str, tuple[str, list[dict[str, Any]]]]) -> list[Obj]:
     """files: relative path -> (text, objects)."""
     return [Obj(rel, i, body) for rel, (_, objs) in sorted(files.items()) for i, body in enumerate(objs)]
 
 
-def check(files: dict[str, tuple[str, list[dict]]], facts: EnvironmentFacts, shown_root: str,
+def check(files: dict[str, tuple[str, list[dict[str, Any]]]], facts: EnvironmentFacts, shown_root: str,
           only: set[str] | None = None) -> list[Diagnostic]:
     """Every rule over all objects; violations located in the rendered file (only those in `only`, if given)."""
     objects = Objects(objects_of(files))

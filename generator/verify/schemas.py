@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import jsonschema
 from packaging.version import Version
@@ -23,7 +23,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from ..diagnostics import Diagnostic, json_path
-from ..inputs.load import parse
+from ..inputs.load import PathKey, parse
 from ..kubernetes_schemas import bundled_versions, schema_root
 from ..manifests import documents
 
@@ -84,8 +84,11 @@ def is_core(api_version: str) -> bool:
     return not ("." in group and not group.endswith(".k8s.io"))
 
 
+Validator = jsonschema.protocols.Validator
+
+
 @lru_cache(maxsize=None)
-def validator(kubernetes_version: str, api_version: str, kind: str):
+def validator(kubernetes_version: str, api_version: str, kind: str) -> Validator | None:
     if not _well_formed(api_version, kind):
         return None
     if not is_core(api_version):  # a CRD group such as serving.kserve.io
@@ -103,11 +106,12 @@ def validator(kubernetes_version: str, api_version: str, kind: str):
 
 
 @lru_cache(maxsize=None)
-def _definitions(folder: Path) -> Registry:
+def _definitions(folder: Path) -> Registry[Any]:
     """The shared _definitions.json, crawled once: an uncrawled registry re-crawls on every $ref lookup."""
     contents = json.loads((folder / "_definitions.json").read_text())
-    resource = Resource.from_contents(contents, default_specification=DRAFT202012)
-    return Registry().with_resource(folder.as_uri() + "/_definitions.json", resource).crawl()
+    resource: Resource[Any] = Resource.from_contents(contents, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(folder.as_uri() + "/_definitions.json", resource)
+    return registry.crawl()
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ class Broken:
 
 
 @lru_cache(maxsize=None)
-def location_validator(location: Path, api_version: str, kind: str):
+def location_validator(location: Path, api_version: str, kind: str) -> Validator | Broken | None:
     """The validator of an extra location's schema for a kind; None when the location holds none."""
     if not _well_formed(api_version, kind):
         return None
@@ -136,15 +140,15 @@ def location_validator(location: Path, api_version: str, kind: str):
 
 @dataclass(frozen=True)
 class Problem:
-    path: tuple
+    path: PathKey
     message: str
     hint: str | None = None          # None: the caller's hint for a built-in schema's problem
 
 
-def object_problems(obj: dict, kubernetes_version: str, locations: Sequence[Path] = ()) -> list[Problem]:
+def object_problems(obj: dict[str, Any], kubernetes_version: str, locations: Sequence[Path] = ()) -> list[Problem]:
     """Every problem of one object: its built-in schema (when one exists) and each location holding one."""
     api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
-    checks = []
+    checks: list[tuple[Path | None, Validator | Broken]] = []
     if _well_formed(api_version, kind):
         builtin = validator(kubernetes_version, api_version, kind)
         if builtin is not None:
@@ -157,23 +161,23 @@ def object_problems(obj: dict, kubernetes_version: str, locations: Sequence[Path
         where = f" in nimgen's schemas or {', '.join(str(loc) for loc in locations)}" if locations else ""
         return [Problem((), f"no schema for {api_version} {kind}{where}")]
     problems = []
-    for location, check in checks:
+    for where_from, check in checks:
         if isinstance(check, Broken):
             problems.append(Problem((), check.message, "give a folder written by 'nimgen crd-schemas'"))
             continue
-        suffix = f" (schema {location_schema_file(location, api_version, kind)})" if location else ""
+        suffix = f" (schema {location_schema_file(where_from, api_version, kind)})" if where_from else ""
         for error in sorted(check.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
             problems.append(Problem(tuple(error.absolute_path), error.message + suffix,
-                                    LOCATION_HINT if location else None))
+                                    LOCATION_HINT if where_from else None))
     return problems
 
 
-def verify_object(obj: dict, kubernetes_version: str, locations: Sequence[Path] = ()) -> list[tuple[tuple, str]]:
+def verify_object(obj: dict[str, Any], kubernetes_version: str, locations: Sequence[Path] = ()) -> list[tuple[PathKey, str]]:
     """Problems of one object as (path inside the object, message)."""
     return [(p.path, p.message) for p in object_problems(obj, kubernetes_version, tuple(locations))]
 
 
-def verify_file(shown: str, text: str, objects: list[dict], kubernetes_version: str,
+def verify_file(shown: str, text: str, objects: list[dict[str, Any]], kubernetes_version: str,
                 locations: Sequence[Path] = (), hint: str = BUG_HINT) -> list[Diagnostic]:
     """Problems of the objects of one rendered file, each at its line and column; objects[i] is the i-th document
     after a '---' line of text. `hint` goes with a built-in schema's problems."""
@@ -192,7 +196,7 @@ def verify_file(shown: str, text: str, objects: list[dict], kubernetes_version: 
     return problems
 
 
-def locate(text: str, index: int, path: tuple, shown: str) -> tuple[int, int]:
+def locate(text: str, index: int, path: PathKey, shown: str) -> tuple[int, int]:
     """Line and column in a rendered file of `path` inside its index-th object (its '---' line when the
     object cannot be parsed)."""
     found = documents(text)
