@@ -182,6 +182,17 @@ def test_queue_limit_below_quota_is_refused(rendered):
     only(violations(files, "prod"), "queue-limit-below-quota")
 
 
+def test_a_cache_claim_mounted_by_several_replicas_must_be_read_write_many(rendered):
+    files = broken(rendered, "prod", "PersistentVolumeClaim", "llama-8b-chat-nim-cache",
+                   lambda o: o["spec"].update(accessModes=["ReadWriteOnce"]))
+    only(violations(files, "prod"), "shared-claim-not-read-write-many")
+    single = broken(rendered, "prod", "InferenceService", "llama-8b-chat",
+                    lambda o: o["spec"]["predictor"].update(minReplicas=1, maxReplicas=1))
+    (claim,) = [o for o in single["chat/llama-8b-chat.yaml"][1] if o["kind"] == "PersistentVolumeClaim"]
+    claim["spec"]["accessModes"] = ["ReadWriteOnce"]    # one replica: one node
+    assert violations(single, "prod") == []
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []

@@ -369,6 +369,29 @@ def queue_limit_below_quota(objects: Objects, facts: EnvironmentFacts) -> Iterat
                                 f"Queue {o.name}: {resource} limit {limit} is below its quota {quota}")
 
 
+@rule("shared-claim-not-read-write-many")
+def shared_claim_not_read_write_many(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Replicas of one InferenceService may land on several nodes: a claim they all mount must be ReadWriteMany
+    (ReadOnlyMany when every mount is read-only); a ReadWriteOnce volume attaches to one node, and the other
+    replicas stay Pending (kubernetes.io docs storage/persistent-volumes#access-modes)."""
+    claims = {(o.namespace, o.name): o for o in objects.of("PersistentVolumeClaim")}
+    for isvc in objects.of("InferenceService"):
+        predictor = isvc.mapping("spec", "predictor")
+        if not isinstance(predictor.get("maxReplicas"), int) or predictor["maxReplicas"] < 2:
+            continue
+        for volume in isvc.items("spec", "predictor", "volumes"):
+            source = volume.get("persistentVolumeClaim") if isinstance(volume, dict) else None
+            claim = claims.get((isvc.namespace, source.get("claimName"))) if isinstance(source, dict) else None
+            if claim is None:
+                continue                 # a claim nimgen does not render: its mode is the cluster's
+            modes = set(claim.items("spec", "accessModes"))
+            shared = "ReadWriteMany" in modes or ("ReadOnlyMany" in modes and source.get("readOnly") is True)
+            if not shared:
+                yield Violation("shared-claim-not-read-write-many", claim, ("spec", "accessModes"),
+                                f"PersistentVolumeClaim {claim.name} is {', '.join(sorted(modes)) or 'without an access mode'}"
+                                f", but up to {predictor['maxReplicas']} replicas of {isvc.name} mount it")
+
+
 @rule("pod-security-restricted")
 def pod_security_restricted(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Every pod nimgen writes meets Pod Security "restricted" (kubernetes.io pod-security-standards)."""
