@@ -381,7 +381,9 @@ def shared_claim_not_read_write_many(objects: Objects, facts: EnvironmentFacts) 
             continue
         for volume in isvc.items("spec", "predictor", "volumes"):
             source = volume.get("persistentVolumeClaim") if isinstance(volume, dict) else None
-            claim = claims.get((isvc.namespace, source.get("claimName"))) if isinstance(source, dict) else None
+            if not isinstance(source, dict):
+                continue
+            claim = claims.get((isvc.namespace, str(source.get("claimName"))))
             if claim is None:
                 continue                 # a claim nimgen does not render: its mode is the cluster's
             modes = set(claim.items("spec", "accessModes"))
