@@ -94,24 +94,51 @@ def resolve_project(doc: Document, env: Environment, traits: NamespaceTraits) ->
 
 def quota_problems(projects: dict[str, Project], workloads: list[Workload],
                    docs: dict[tuple[str, str], Document]) -> list[Diagnostic]:
-    """Guaranteed replicas must fit the GPU quota, peak replicas the budget's limit, the count its limit."""
+    """Guaranteed replicas must fit the GPU quota, peak replicas the budget's limit, the count its limit.
+
+    Each problem is reported at the workload that goes past the limit: the first, in name order, at which the
+    running total exceeds it (the one a user changes, not whichever sorts last)."""
     problems = []
     for project in projects.values():
-        mine = [w for w in workloads if w.project == project.name]
+        mine = sorted((w for w in workloads if w.project == project.name), key=lambda w: w.name)
         if not mine:
             continue
-        guaranteed = sum(w.scaling.min_replicas * w.compute.whole_gpus for w in mine)
-        peak = sum(w.scaling.max_replicas * w.compute.whole_gpus for w in mine)
-        last = docs[(project.name, mine[-1].name)]
-        if guaranteed > project.budget.quota:
-            problems.append(last.diagnostic(("spec", "scaling", "minReplicas"),
-                                            f"project {project.name} needs {guaranteed} GPUs at minReplicas, its quota is {project.budget.quota}",
-                                            "raise spec.quota.gpus of the project or lower minReplicas"))
-        if project.budget.limit is not None and peak > project.budget.limit:
-            problems.append(last.diagnostic(("spec", "scaling", "maxReplicas"),
-                                            f"project {project.name} may reach {peak} GPUs at maxReplicas, above its limit of {project.budget.limit}; "
-                                            "replicas beyond it will stay pending", severity=WARNING))
+        budget = project.budget
+        guaranteed = [w.scaling.min_replicas * w.compute.whole_gpus for w in mine]
+        peak = [w.scaling.max_replicas * w.compute.whole_gpus for w in mine]
+        at = _first_past(guaranteed, budget.quota)
+        if at is not None:
+            w = mine[at]
+            problems.append(docs[(project.name, w.name)].diagnostic(
+                ("spec", "scaling", "minReplicas"),
+                f"project {project.name} needs {sum(guaranteed)} GPUs at minReplicas, its quota is {budget.quota}",
+                f"{w.name} takes it past the quota ({sum(guaranteed[:at])} GPUs before it in name order, "
+                f"{w.scaling.min_replicas} x {w.compute.whole_gpus} of its own): "
+                "raise spec.quota.gpus of the project or lower minReplicas"))
+        at = _first_past(peak, budget.limit) if budget.limit is not None else None
+        if at is not None:
+            w = mine[at]
+            problems.append(docs[(project.name, w.name)].diagnostic(
+                ("spec", "scaling", "maxReplicas"),
+                f"project {project.name} may reach {sum(peak)} GPUs at maxReplicas, above its limit of {budget.limit}; "
+                "replicas beyond it will stay pending",
+                f"{w.name} takes it past the limit ({sum(peak[:at])} GPUs before it in name order, "
+                f"{w.scaling.max_replicas} x {w.compute.whole_gpus} of its own): "
+                "raise spec.overQuota.gpuLimit of the project or lower maxReplicas", severity=WARNING))
         if project.workloads is not None and len(mine) > project.workloads:
-            problems.append(last.diagnostic(("metadata", "name"),
-                                            f"project {project.name} allows {project.workloads} workloads, found {len(mine)}"))
+            w = mine[project.workloads]
+            problems.append(docs[(project.name, w.name)].diagnostic(
+                ("metadata", "name"), f"project {project.name} allows {project.workloads} workloads, found {len(mine)}",
+                f"{w.name} is workload {project.workloads + 1} in name order: raise spec.quota.workloads of the project "
+                "or drop a workload from this environment (enabled: false)"))
     return problems
+
+
+def _first_past(amounts: list[int], limit: int) -> int | None:
+    """The index at which the running sum of `amounts` first exceeds `limit`, or None."""
+    total = 0
+    for index, amount in enumerate(amounts):
+        total += amount
+        if total > limit:
+            return index
+    return None
