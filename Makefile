@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 NIMGEN := $(VENV)/bin/nimgen
 STAMP  := $(VENV)/.installed
+MUTATE := $(VENV)/.installed-mutate
 
-.PHONY: build check validate plan verify test bench clean
+.PHONY: build check typecheck validate plan verify test coverage mutate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +13,15 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+$(MUTATE): $(STAMP)
+	$(VENV)/bin/pip install --quiet -e '.[test,mutate]'
+	@touch $(MUTATE)
+
 build: $(STAMP)            ## render out/<env>/ for every environment
 	$(NIMGEN) build
 
-check: $(STAMP)            ## fail when out/ differs from a fresh build
+check: $(STAMP)            ## type-check the package (mypy --strict), then fail when out/ differs from a fresh build
+	$(VENV)/bin/mypy
 	$(NIMGEN) check
 
 validate: $(STAMP)         ## validate and resolve the inputs, render nothing
@@ -29,6 +35,15 @@ verify: $(STAMP)           ## verify out/ against the schemas (SCHEMAS=DIR: also
 
 test: $(STAMP)             ## run the test suite
 	$(VENV)/bin/python -m pytest -q -n auto
+
+typecheck: $(STAMP)        ## mypy --strict over the package (also part of check)
+	$(VENV)/bin/mypy
+
+coverage: $(STAMP)         ## the test suite with line and branch coverage of the package
+	$(VENV)/bin/python -m pytest -q -n auto -p no:cacheprovider --cov=generator --cov-branch --cov-report=term
+
+mutate: $(MUTATE)          ## mutation score of resolve/ and construct/ (mutmut in .nimgen/mutate/, ~30 min; never in CI)
+	$(VENV)/bin/python tools/mutate.py $(if $(REV),--rev $(REV))
 
 bench: $(STAMP)            ## time builds of a thousand generated workloads (cold, warm, one change)
 	$(VENV)/bin/python tools/bench.py

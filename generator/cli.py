@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
 
 from . import usecases
-from .diagnostics import BuildFailed, errors_in
+from .diagnostics import BuildFailed, Diagnostic, errors_in
 from .report.diagnostics import render
 from .report.diff import format_differences
 from .report.explain import explain_workload
@@ -18,12 +20,15 @@ from .report.explain import explain_workload
 EXIT_USER_ERROR = 1
 EXIT_BUG = 2
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def report_errors(command):
+
+def report_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
     """User errors print as diagnostics with exit 1; anything else is a bug: exit 2 with its traceback."""
 
     @wraps(command)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         ctx = click.get_current_context()
         fmt = ctx.find_root().params.get("fmt", "text")
         try:
@@ -58,7 +63,7 @@ def main(ctx: click.Context, root: Path, fmt: str) -> None:
     ctx.obj = {"root": root.resolve(), "fmt": fmt}
 
 
-def _warn(ctx: click.Context, warnings) -> None:
+def _warn(ctx: click.Context, warnings: Sequence[Diagnostic]) -> None:
     if warnings:
         sys.stderr.write(render(warnings, ctx.obj["fmt"]))
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias, TypeVar, overload
 
 import yaml
 
 from .diagnostics import WARNING, Diagnostic, json_path
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_T = TypeVar("_T")
+YamlPath: TypeAlias = tuple[str | int, ...]   # ('items', 0, 'spec', 'versions', 1)
 
 
 class CrdLoader(_Loader):  # type: ignore[misc, valid-type]
@@ -36,17 +38,17 @@ INT_OR_STRING = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
 class Converted:
     """Schemas by output path ({group}/{kind}_{version}.json) and what was skipped or wrong, as diagnostics."""
 
-    schemas: dict[str, dict] = field(default_factory=dict)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     crds: int = 0
 
 
-def schema_text(schema: dict) -> str:
+def schema_text(schema: dict[str, Any]) -> str:
     """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
-def deny_additional_properties(schema: Any, root: bool = True) -> Any:
+def deny_additional_properties(schema: _T, root: bool = True) -> _T:
     """openapi2jsonschema's additional_properties(): in place, every mapping below the root that has
     `properties` and no `additionalProperties` gets `additionalProperties: false`."""
     if isinstance(schema, dict):
@@ -57,12 +59,16 @@ def deny_additional_properties(schema: Any, root: bool = True) -> Any:
     return schema
 
 
+@overload
+def replace_int_or_string(schema: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def replace_int_or_string(schema: _T) -> _T: ...
 def replace_int_or_string(schema: Any) -> Any:
     """openapi2jsonschema's replace_int_or_string(): a value schema of `format: int-or-string` becomes
     `oneOf: [string, integer]` (in mapping values and list items, never the root itself)."""
     if not isinstance(schema, dict):
         return schema
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in schema.items():
         if isinstance(value, dict):
             out[key] = dict(INT_OR_STRING) if value.get("format") == "int-or-string" else replace_int_or_string(value)
@@ -73,7 +79,7 @@ def replace_int_or_string(schema: Any) -> Any:
     return out
 
 
-def convert_schema(open_api_v3_schema: dict) -> dict:
+def convert_schema(open_api_v3_schema: dict[str, Any]) -> dict[str, Any]:
     return replace_int_or_string(deny_additional_properties(copy.deepcopy(open_api_v3_schema)))
 
 
@@ -116,7 +122,7 @@ def _document(result: Converted, data: Any, node: yaml.Node, shown: str, index: 
     _object(result, data, where, ())
 
 
-def _object(result: Converted, obj: Any, where: _Where, path: tuple) -> None:
+def _object(result: Converted, obj: Any, where: _Where, path: YamlPath) -> None:
     kind = obj.get("kind") if isinstance(obj, dict) else None
     if kind != "CustomResourceDefinition":
         name = obj.get("metadata", {}).get("name") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else None
@@ -167,7 +173,7 @@ class _Where:
         self.shown = shown
         self.node = node
 
-    def _position(self, path: tuple) -> tuple[int, int]:
+    def _position(self, path: YamlPath) -> tuple[int, int]:
         node = self.node
         for part in path:
             child = None
@@ -180,8 +186,8 @@ class _Where:
             node = child
         return node.start_mark.line + 1, node.start_mark.column + 1
 
-    def error(self, path: tuple, message: str, hint: str | None = None) -> Diagnostic:
+    def error(self, path: YamlPath, message: str, hint: str | None = None) -> Diagnostic:
         return Diagnostic(self.shown, *self._position(path), json_path(path), message, hint)
 
-    def warning(self, path: tuple, message: str) -> Diagnostic:
+    def warning(self, path: YamlPath, message: str) -> Diagnostic:
         return Diagnostic(self.shown, *self._position(path), json_path(path), message, severity=WARNING)

@@ -15,10 +15,10 @@ from .load import Document, PathKey
 # Maps that hold a choice (exactly one of several keys) are replaced as a whole, not merged: an environment that
 # switches a base workload from `store: {ngc: ...}` to `store: {pvc: ...}` means the switch, not both.
 # (spec.model stays a map that merges: bumping only `version` per environment is the common override.)
-CHOICES = {("spec", "profile"), ("spec", "store")}
+CHOICES: set[PathKey] = {("spec", "profile"), ("spec", "store")}
 # The same rule for the other kinds: a DataSource's spec is one of pvc or existingClaim, so an environment's
 # override of a data source restates its spec.
-CHOICES_BY_KIND = {"DataSource": {("spec",)}}
+CHOICES_BY_KIND: dict[str, set[PathKey]] = {"DataSource": {("spec",)}}
 
 
 def choices_of(doc: Document) -> set[PathKey]:

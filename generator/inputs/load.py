@@ -16,12 +16,13 @@ A file that cannot be read or parsed becomes a Diagnostic, never an exception.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, TypeAlias
 
 import yaml
 from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent,
@@ -31,8 +32,9 @@ from ..diagnostics import Diagnostic, json_path
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-PathKey = tuple  # ('spec', 'tolerations', 0)
-Position = tuple  # (file, line, column)
+PathKey: TypeAlias = tuple[str | int, ...]  # ('spec', 'tolerations', 0)
+Position: TypeAlias = tuple[str, int, int]  # (file, line, column)
+_Located: TypeAlias = tuple[PathKey, int, int]  # (path, line, column) of a value or key as the builder records it
 
 MAX_FILE_BYTES = 1 << 20         # 1 MiB per input file
 MAX_DEPTH = 64                   # nested lists and mappings
@@ -101,28 +103,39 @@ class _Built:
 
     __slots__ = ("value", "path", "v0", "v1", "k0", "k1", "size", "height", "raw")
 
-    def __init__(self, value, path, v0, v1, k0, k1, size, height, raw=None):
+    def __init__(self, value: Any, path: PathKey | None, v0: int, v1: int, k0: int, k1: int, size: int, height: int,
+                 raw: str | None = None):
         self.value, self.path, self.v0, self.v1, self.k0, self.k1 = value, path, v0, v1, k0, k1
         self.size, self.height, self.raw = size, height, raw
 
 
-_OPEN = object()          # an anchor whose collection is still being read
-_EXPECT_KEY = object()    # a mapping waiting for its next key
-_COMPLEX_KEY = object()   # a collection written as a key is being read
-_BAD_KEY = object()       # the key just read was not a plain string: its value is dropped
-_MERGE_KEY = object()     # the key just read was '<<': its value is merged in
+class _Mark(enum.Enum):
+    """Markers the builder keeps in place of an anchored value or a mapping's key; compared by identity."""
+
+    OPEN = enum.auto()
+    EXPECT_KEY = enum.auto()
+    COMPLEX_KEY = enum.auto()
+    BAD_KEY = enum.auto()
+    MERGE_KEY = enum.auto()
+
+
+_OPEN: Final = _Mark.OPEN                  # an anchor whose collection is still being read
+_EXPECT_KEY: Final = _Mark.EXPECT_KEY      # a mapping waiting for its next key
+_COMPLEX_KEY: Final = _Mark.COMPLEX_KEY    # a collection written as a key is being read
+_BAD_KEY: Final = _Mark.BAD_KEY            # the key just read was not a plain string: its value is dropped
+_MERGE_KEY: Final = _Mark.MERGE_KEY        # the key just read was '<<': its value is merged in
 _MERGE = "<<"
 
 
 class _Frame:
     __slots__ = ("mapping", "path", "value", "anchor", "count0", "v0", "k0", "height", "key", "merges")
 
-    def __init__(self, mapping, path, anchor, count0, v0, k0):
+    def __init__(self, mapping: bool, path: PathKey | None, anchor: str | None, count0: int, v0: int, k0: int):
         self.mapping, self.path, self.anchor = mapping, path, anchor
-        self.value = {} if mapping else []
+        self.value: dict[str, Any] | list[Any] = {} if mapping else []
         self.count0, self.v0, self.k0 = count0, v0, k0
         self.height = 1
-        self.key = _EXPECT_KEY
+        self.key: str | _Mark = _EXPECT_KEY     # a mapping's key whose value comes next, or a marker
         self.merges: list[_Built] = []
 
 
@@ -134,9 +147,9 @@ class _Builder:
         self.file = file
         self.problems: list[Diagnostic] = []
         self.broken = False                       # a value could not be built: the document is not usable
-        self.values: list[tuple] = []             # (path, line, column), in document order
-        self.keys: list[tuple] = []
-        self.anchors: dict[str, Any] = {}
+        self.values: list[_Located] = []          # (path, line, column), in document order
+        self.keys: list[_Located] = []
+        self.anchors: dict[str, _Built | Literal[_Mark.OPEN]] = {}
         self.count = 0
 
     def stop(self, event: Any, path: PathKey | None, message: str, hint: str | None = None) -> _Stop:
@@ -204,13 +217,14 @@ class _Builder:
         key = parent.key
         if key is _MERGE_KEY:
             return parent.path + (_MERGE,)
-        if key.__class__ is not str:
+        if not isinstance(key, str):
             return None
         return parent.path + (key,)
 
     def key(self, frame: _Frame, event: Any) -> bool:
         """Read a mapping key; False when the event is not one (a collection as a key)."""
         kind = type(event)
+        key: str
         if kind is ScalarEvent:
             key = event.value
             if event.anchor is not None:
@@ -303,8 +317,9 @@ class _Builder:
 
     def deliver(self, parent: _Frame, built: _Built, event: Any) -> None:
         parent.height = max(parent.height, built.height + 1)
-        if not parent.mapping:
-            parent.value.append(built.value)
+        value = parent.value
+        if isinstance(value, list):               # a sequence's frame (not parent.mapping)
+            value.append(built.value)
             return
         key = parent.key
         parent.key = _BAD_KEY if key is _COMPLEX_KEY else _EXPECT_KEY
@@ -321,11 +336,12 @@ class _Builder:
                 return
             parent.merges.extend(sources)
             return
-        parent.value[key] = built.value
+        if isinstance(key, str):                  # always: _EXPECT_KEY and _OPEN are never a delivered key
+            value[key] = built.value
 
     def finish(self, frame: _Frame) -> _Built:
         value = frame.value
-        if frame.merges:
+        if frame.merges and isinstance(value, dict):    # only a mapping's frame has merges
             merged: dict[str, Any] = {}
             for source in frame.merges:           # earlier sources win, keys written in the mapping win over all
                 for key, item in source.value.items():
@@ -333,7 +349,7 @@ class _Builder:
                         continue
                     merged[key] = _copy(item)
                     if frame.path is not None and source.path is not None:
-                        self.replant(source, key, frame.path + (key,))
+                        self.replant(source, source.path + (key,), frame.path + (key,))
             value = {**merged, **value}
             frame.value = value
         built = _Built(value, frame.path, frame.v0, len(self.values), frame.k0, len(self.keys),
@@ -342,9 +358,9 @@ class _Builder:
             self.anchors[frame.anchor] = built
         return built
 
-    def replant(self, source: _Built, key: str, path: PathKey) -> None:
-        """Copy the positions of source.value[key] (and below) to `path`."""
-        prefix = source.path + (key,)
+    def replant(self, source: _Built, prefix: PathKey, path: PathKey) -> None:
+        """Copy the positions of source.value[key] (and below), written at `prefix` (source.path + (key,)),
+        to `path`."""
         cut = len(prefix)
         self.values.extend((path + p[cut:], line, col) for p, line, col in self.values[source.v0:source.v1]
                            if p[:cut] == prefix)

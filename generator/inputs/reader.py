@@ -47,8 +47,9 @@ class Reader:
         return self._parsed[path]
 
     def layer(self, layer: sources.Layer) -> Document | None:
-        docs = [self.file(p) for p in layer.files]
-        if any(d is None for d in docs):
+        parsed = [self.file(p) for p in layer.files]    # every file read, so each reports its problems
+        docs = [d for d in parsed if d is not None]
+        if len(docs) != len(parsed):
             return None
         return docs[0] if len(docs) == 1 else merge(docs[0], docs[1])
 
@@ -94,7 +95,9 @@ class Reader:
             if doc.data.get("enabled") is False:
                 continue  # an environment drops an input inherited from base
             expected = sources.expected_kind(layer.relpath)
-            gallery = inputs.gallery.get(expected) if expected in sources.GALLERY_DIRS.values() else None
+            gallery: dict[str, Document] | None = None
+            if expected is not None and expected in sources.GALLERY_DIRS.values():
+                gallery = inputs.gallery.get(expected)
             name = _name_of(doc)
             if gallery is not None and name in gallery:
                 # a gallery override: merged over the shared entry of the same name, then validated as a whole

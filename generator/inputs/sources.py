@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +113,7 @@ class _Walk:
             self.refuse(path, f"cannot read: {exc.strerror or 'error'}")
             return None
 
-    def files(self, folder: Path, relevant=lambda relpath: True) -> dict[str, Path]:
+    def files(self, folder: Path, relevant: Callable[[str], bool] = lambda relpath: True) -> dict[str, Path]:
         """{path relative to `folder`: path} of every YAML file under `folder` whose relative path is relevant."""
         if not os.path.lexists(folder):
             return {}

@@ -20,7 +20,7 @@ import math
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import jsonschema
 from referencing import Registry, Resource
@@ -91,7 +91,8 @@ def _max_total_bytes(validator: Any, limit: Any, instance: Any, schema: Any) -> 
 
 OWN_KEYWORDS = {"x-quantity": _quantity, "x-kubernetes-version": _kubernetes_version,
                 "x-max-total-bytes": _max_total_bytes}
-Validator = jsonschema.validators.extend(
+# types-jsonschema declares extend() without annotations; it returns a validator class like Draft202012Validator.
+Validator: type[jsonschema.protocols.Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     jsonschema.Draft202012Validator, validators=OWN_KEYWORDS,
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number))
 
@@ -176,11 +177,12 @@ def _message(error: jsonschema.ValidationError, value: Any) -> str:
     if template:
         return _format(template, value)
     if error.validator == "type":
+        # the schema passed check_schema: `type` is a type name or a list of them, `enum` a list
         expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        expected = " or ".join(expected) if isinstance(expected, list) else cast(str, expected)
         return f"must be {_article(expected)}, found {_found(value)}"
     if error.validator == "enum":
-        return f"{value!r} is not one of: {', '.join(map(str, error.validator_value))}"
+        return f"{value!r} is not one of: {', '.join(map(str, cast(list[Any], error.validator_value)))}"
     if error.validator == "const":
         return f"must be {error.validator_value!r}, found {value!r}"
     return error.message

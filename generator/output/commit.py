@@ -74,13 +74,15 @@ def _load_exchange() -> Callable[[str, str], None] | None:
         call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
 
         def invoke(a: str, b: str) -> int:
-            return call(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), flag)
+            result: int = call(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), flag)   # restype c_int: an int
+            return result
     elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):  # pragma: no cover - macOS
         call, flag = libc.renamex_np, 2                                  # RENAME_SWAP
         call.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint]
 
         def invoke(a: str, b: str) -> int:
-            return call(os.fsencode(a), os.fsencode(b), flag)
+            result: int = call(os.fsencode(a), os.fsencode(b), flag)   # restype c_int: an int
+            return result
     else:  # pragma: no cover - other systems use the journal
         return None
     call.restype = ctypes.c_int
@@ -132,7 +134,9 @@ def _failed(shown: str, message: str, hint: str | None = None) -> BuildFailed:
 def _cannot(root: Path, path: Path, exc: OSError, doing: str) -> BuildFailed:
     where = Path(exc.filename) if exc.filename else path
     reason = exc.strerror or str(exc)
-    return _failed(_shown(root, where), f"cannot {doing}: {reason} (errno {errno.errorcode.get(exc.errno, exc.errno)})",
+    number = exc.errno
+    code = errno.errorcode.get(number, number) if number is not None else None
+    return _failed(_shown(root, where), f"cannot {doing}: {reason} (errno {code})",
                    _HINTS.get(exc.errno or 0, "make the folder writable and build again"))
 
 
@@ -274,7 +278,7 @@ def _remove(path: Path) -> None:
         pass  # a leftover that cannot be deleted now is deleted by a later build
 
 
-def _writable_and_retry(function, path, _info) -> None:
+def _writable_and_retry(function: Callable[[str], object], path: str, _info: object) -> None:
     """rmtree cannot delete in a folder without write permission (a leftover of a read-only out/<env>)."""
     try:
         os.chmod(os.path.dirname(path), 0o755)
