@@ -13,8 +13,10 @@ API key never prints, wherever it was written.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterable, Sequence
 
 ERROR = "error"
@@ -104,3 +106,15 @@ def json_path(parts: Iterable[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out or "$"
+
+
+def display_path(path: Path, root: Path) -> str:
+    """`path` as every message shows it: relative to the repository root, as found (symbolic links not resolved);
+    never an absolute path (only the name of a file outside the repository)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        try:
+            return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+        except ValueError:
+            return path.name

@@ -28,7 +28,7 @@ import yaml
 from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent,
                          SequenceStartEvent, StreamEndEvent)
 
-from ..diagnostics import Diagnostic, json_path
+from ..diagnostics import Diagnostic, display_path, json_path
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -497,14 +497,3 @@ def special_kind(mode: int) -> str:
         if test(mode):
             return name
     return "a special file"
-
-
-def display_path(path: Path, root: Path) -> str:
-    """`path` relative to the repository root, as found (symbolic links not resolved); never an absolute path."""
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        try:
-            return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
-        except ValueError:
-            return path.name

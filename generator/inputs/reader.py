@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, errors_in
+from ..diagnostics import Diagnostic, display_path, errors_in
 from . import sources
 from .layering import merge
-from .load import Document, display_path, load_file
+from .load import Document, load_file
 from .secrets import scan_for_secrets, scan_path
 from .validate import validate_document
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, display_path
 
 BASE = "base"
 ENVIRONMENT_FILE = "environment.yaml"
@@ -66,13 +66,6 @@ def unreadable_name(name: str) -> bool:
     return _CONTROL.search(name) is not None
 
 
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.name
-
-
 def _is_yaml(name: str) -> bool:
     return name.endswith(YAML_SUFFIXES)
 
@@ -86,7 +79,7 @@ class _Walk:
         self.problems = problems
 
     def refuse(self, path: Path, message: str, hint: str | None = None) -> None:
-        self.problems.append(Diagnostic(_shown(path, self.root), 1, 1, "$", message, hint))
+        self.problems.append(Diagnostic(display_path(path, self.root), 1, 1, "$", message, hint))
 
     def target(self, path: Path) -> os.stat_result | None:
         """The stat of what `path` (a symbolic link, or a path through one) points to, when that is inside the

@@ -55,7 +55,7 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from ..diagnostics import BuildFailed, Diagnostic
+from ..diagnostics import BuildFailed, Diagnostic, display_path
 
 UNCHANGED = "out/ was not changed"
 _UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOTTY}
@@ -120,13 +120,6 @@ def is_leftover(name: str) -> bool:
     return bool(INSIDE_LEFTOVER.match(name))
 
 
-def _shown(root: Path, path: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _failed(shown: str, message: str, hint: str | None = None) -> BuildFailed:
     return BuildFailed([Diagnostic(shown, 1, 1, "$", message, f"{hint}; {UNCHANGED}" if hint else UNCHANGED)])
 
@@ -136,7 +129,7 @@ def _cannot(root: Path, path: Path, exc: OSError, doing: str) -> BuildFailed:
     reason = exc.strerror or str(exc)
     number = exc.errno
     code = errno.errorcode.get(number, number) if number is not None else None
-    return _failed(_shown(root, where), f"cannot {doing}: {reason} (errno {code})",
+    return _failed(display_path(where, root), f"cannot {doing}: {reason} (errno {code})",
                    _HINTS.get(exc.errno or 0, "make the folder writable and build again"))
 
 
@@ -156,7 +149,7 @@ _HINTS = {
 def build_lock(root: Path, lock: Path, timeout: float, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the build lock; when another build holds it, say so through on_wait and wait up to timeout seconds.
     The lock is the operating system's (flock): it is released when its process ends, however it ends."""
-    shown = _shown(root, lock)
+    shown = display_path(lock, root)
     file_lock = FileLock(lock)
     try:
         try:
@@ -260,7 +253,7 @@ def _roll_forward(root: Path, target: Path, journal: Path) -> None:
             os.rename(staging, target)
         os.unlink(journal)
     except OSError as exc:
-        raise _failed(_shown(root, target), f"cannot finish the commit of an interrupted build: {exc}",
+        raise _failed(display_path(target, root), f"cannot finish the commit of an interrupted build: {exc}",
                       f"the new tree is in {staging.name} (journal {journal.name}); make the folder writable "
                       "and build again") from None
 
@@ -300,12 +293,12 @@ def commit(root: Path, target: Path, write: dict[str, dict[str, str]], drop: set
     try:
         staging = Path(tempfile.mkdtemp(prefix=_new(target), dir=target.parent))
     except OSError as exc:
-        raise _cannot(root, target.parent, exc, f"create the staging folder for {_shown(root, target)}/") from None
+        raise _cannot(root, target.parent, exc, f"create the staging folder for {display_path(target, root)}/") from None
     try:
         _stage(target, staging, write, drop, exists)
     except OSError as exc:
         _remove(staging)
-        raise _cannot(root, _as_target(exc, staging, target), exc, f"write the new {_shown(root, target)}/") from None
+        raise _cannot(root, _as_target(exc, staging, target), exc, f"write the new {display_path(target, root)}/") from None
     if not exists:
         _switch(root, target, staging, lambda: os.rename(staging, target))
     elif _exchange is not None and _switch(root, target, staging, lambda: _exchange(str(staging), str(target)),
@@ -321,7 +314,7 @@ def _check_writable(root: Path, target: Path, folders: list[Path]) -> None:
     """Step 3 deletes the replaced folders: refuse up front (out/ unchanged) when they are read-only or immutable."""
     for folder in ([target] if target.is_dir() else []) + folders:
         if folder.is_dir() and not folder.is_symlink() and not os.access(folder, os.W_OK):
-            raise _failed(_shown(root, folder), f"{_shown(root, folder)}/ is read-only (or immutable)",
+            raise _failed(display_path(folder, root), f"{display_path(folder, root)}/ is read-only (or immutable)",
                           "make it writable (chmod u+w; chattr -i) and build again")
 
 
@@ -384,7 +377,7 @@ def _switch(root: Path, target: Path, staging: Path, step: Callable[[], None], u
         if unsupported_ok and exc.errno in _UNSUPPORTED:
             return False
         _remove(staging)
-        raise _cannot(root, target, exc, f"switch {_shown(root, target)}/ to the new build") from None
+        raise _cannot(root, target, exc, f"switch {display_path(target, root)}/ to the new build") from None
 
 
 def _journaled(root: Path, target: Path, staging: Path) -> None:
@@ -401,25 +394,25 @@ def _journaled(root: Path, target: Path, staging: Path) -> None:
         if tmp is not None:
             _remove(Path(tmp))
         _remove(staging)
-        raise _cannot(root, journal, exc, f"switch {_shown(root, target)}/ to the new build") from None
+        raise _cannot(root, journal, exc, f"switch {display_path(target, root)}/ to the new build") from None
     try:
         os.rename(target, old)
     except OSError as exc:  # nothing moved yet: roll back
         _remove(journal)
         _remove(staging)
-        raise _cannot(root, target, exc, f"switch {_shown(root, target)}/ to the new build") from None
+        raise _cannot(root, target, exc, f"switch {display_path(target, root)}/ to the new build") from None
     try:
         os.rename(staging, target)
     except OSError as exc:
         try:
             os.rename(old, target)  # roll back
         except OSError:
-            shown = _shown(root, target)
+            shown = display_path(target, root)
             raise BuildFailed([Diagnostic(shown, 1, 1, "$", f"cannot switch {shown}/ to the new build: {exc}; "
                                           f"{shown}/ is missing", "the next 'nimgen build' completes the switch "
                                           f"(journal {journal.name})")]) from None
         _remove(journal)
         _remove(staging)
-        raise _cannot(root, target, exc, f"switch {_shown(root, target)}/ to the new build") from None
+        raise _cannot(root, target, exc, f"switch {display_path(target, root)}/ to the new build") from None
     _remove(journal)
     _remove(old)
