@@ -49,6 +49,12 @@ def uses_storage_initializer(spec: dict[str, Any]) -> bool:
     return "uri" in spec["store"]
 
 
+def pull_secret(spec: dict[str, Any]) -> str | None:
+    """The image pull Secret an NGC store names (the default for nvcr.io images is nim.pull_secrets')."""
+    secret = spec["store"].get("ngc", {}).get("pullSecret")
+    return secret if isinstance(secret, str) else None
+
+
 def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels: Labels,
                     pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     store = ctx.spec["store"]

@@ -15,7 +15,7 @@ from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
 from .service import deployment_mode, inference_service, service_annotations, visibility_labels
-from .storage import resolve_storage, uses_storage_initializer
+from .storage import pull_secret, resolve_storage, uses_storage_initializer
 
 
 def resolve_workload(doc: Document, env: Environment, project: Project, gallery: Gallery,
@@ -30,7 +30,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     compute = resolve_compute(ctx, spec, template_failed, gpus)
     labels = naming.workload_labels(project.charge_back, metadata.get("labels", {}), ctx.name, project.name)
     image = ref.image if ref else ""
-    pulls = nim.pull_secrets(image, ctx.spec["store"].get("ngc", {}).get("pullSecret"))
+    pulls = nim.pull_secrets(image, pull_secret(ctx.spec))
     storage = resolve_storage(ctx, scaling.max_replicas, image, decision.pin if decision else "", labels, pulls)
     mode = deployment_mode(env, scaling)
     longest = naming.longest_workload_name(mode)
