@@ -5,7 +5,7 @@ NIMGEN := $(VENV)/bin/nimgen
 STAMP  := $(VENV)/.installed
 MUTATE := $(VENV)/.installed-mutate
 
-.PHONY: build check typecheck validate plan verify test coverage mutate bench clean
+.PHONY: build check typecheck validate plan verify test test-thorough coverage mutate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ plan: $(STAMP)             ## show what a build would change in out/
 verify: $(STAMP)           ## verify out/ against the schemas (SCHEMAS=DIR: also a folder of CRD schemas)
 	$(NIMGEN) verify $(if $(SCHEMAS),--schema-location $(SCHEMAS))
 
-test: $(STAMP)             ## run the test suite
-	$(VENV)/bin/python -m pytest -q -n auto
+# worksteal: an idle worker takes queued tests from a busy one, so the long tests (fuzz families, kill trials) do not
+# leave one core waiting at the end
+test: $(STAMP)             ## run the test suite (fast profile: every test, a few randomized cases and trials each)
+	$(VENV)/bin/python -m pytest -q -n auto --dist worksteal
+
+test-thorough: $(STAMP)    ## the test suite in the thorough profile (CI): 2,010 fuzz cases, 32 fuzz builds, every trial
+	NIMGEN_TEST_PROFILE=thorough $(VENV)/bin/python -m pytest -q -n auto --dist worksteal
 
 typecheck: $(STAMP)        ## mypy --strict over the package (also part of check)
 	$(VENV)/bin/mypy

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT, run, snapshot
+from conftest import PROJECT, make_repo, run, snapshot
 
 
-def test_build_renders_the_layout_of_the_design(built: Path):
-    out = built / "out"
+def test_build_renders_the_layout_of_the_design(built_readonly: Path):
+    out = built_readonly / "out"
     assert sorted(p.name for p in out.iterdir()) == ["dev", "prod", "staging"]
     prod = snapshot(out / "prod")
     for expected in ("kustomization.yaml", "README.md", "cluster/queues.yaml", "chat/_project.yaml",
@@ -29,8 +29,8 @@ def test_build_renders_the_layout_of_the_design(built: Path):
     assert kustomization["resources"] == sorted(p for p in prod if p.endswith(".yaml") and p != "kustomization.yaml")
 
 
-def test_every_file_is_lf_terminated_and_starts_with_the_generated_header(built: Path):
-    for rel, data in snapshot(built / "out").items():
+def test_every_file_is_lf_terminated_and_starts_with_the_generated_header(built_readonly: Path):
+    for rel, data in snapshot(built_readonly / "out").items():
         assert b"\r" not in data, rel
         assert data.endswith(b"\n") and not data.endswith(b"\n\n"), rel
         if rel.endswith(".yaml"):
@@ -47,13 +47,23 @@ def test_second_build_changes_no_byte(built: Path):
     assert {p: p.stat().st_mtime_ns for p in (built / "out").rglob("*")} == mtimes  # nothing even rewritten
 
 
-def test_build_is_identical_under_another_hash_seed_without_cache(built: Path):
-    before = snapshot(built / "out")
-    shutil.rmtree(built / "out")
-    env = dict(os.environ, PYTHONHASHSEED="4242")
-    subprocess.run([sys.executable, "-m", "nimgen", "--root", str(built), "build", "--no-cache"],
-                   check=True, env=env, cwd=PROJECT, capture_output=True)
-    assert snapshot(built / "out") == before
+@pytest.fixture(scope="module")
+def cold_process_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """`python -m nimgen build --no-cache` of a fresh, never built copy of the test repository, in a process of its
+    own: another hash seed than this one's (4242), no JSII_* variable (so jsii's defaults), nothing cached."""
+    root = make_repo(tmp_path_factory.mktemp("cold") / "repo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
+    env["PYTHONHASHSEED"] = "4242"
+    result = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(root), "build", "--no-cache"],
+                            env=env, cwd=PROJECT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return root, result
+
+
+def test_build_is_identical_under_another_hash_seed_without_cache(built_once: Path, cold_process_build):
+    root, _ = cold_process_build
+    assert os.environ.get("PYTHONHASHSEED") != "4242"     # built_once was built in this process, another seed
+    assert snapshot(root / "out") == snapshot(built_once / "out")
 
 
 def test_committed_out_matches_a_fresh_build(project_copy: Path):
@@ -108,16 +118,13 @@ def test_plan_lists_changes_without_writing(built: Path):
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_kustomize_builds_each_environment(built: Path, env: str):
-    result = subprocess.run(["kubectl", "kustomize", str(built / "out" / env)], capture_output=True, text=True)
+def test_kustomize_builds_each_environment(built_readonly: Path, env: str):
+    result = subprocess.run(["kubectl", "kustomize", str(built_readonly / "out" / env)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     kinds = {doc["kind"] for doc in yaml.safe_load_all(result.stdout)}
     assert {"Namespace", "ResourceQuota", "InferenceService", "NetworkPolicy"} <= kinds
 
 
-def test_no_jsii_banner_on_a_cold_build(repo: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
-    result = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(repo), "build", "--no-cache"],
-                            env=env, cwd=PROJECT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+def test_no_jsii_banner_on_a_cold_build(cold_process_build):
+    _, result = cold_process_build
     assert "jsii" not in result.stderr.lower() and "node" not in result.stderr.lower()

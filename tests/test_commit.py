@@ -1,5 +1,9 @@
 """out/ is never corrupt: a build switches every environment at once (render/commit.py), whatever stops it and
-whenever; builds wait for each other; a write that cannot happen is a user error that leaves out/ as it was."""
+whenever; builds wait for each other; a write that cannot happen is a user error that leaves out/ as it was.
+
+Every test here writes, so each gets a copy (`built`) of one repository built per session in both states below
+(`ab_once`: out/ in state A, the build cache holding A and B). How many kill and concurrency trials run is the
+test profile's (tests/conftest.py: a few in the fast profile, all of them in the thorough one)."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from conftest import PROJECT, run, snapshot
+from conftest import BUDGET, PROJECT, run, snapshot
 from nimgen import usecases
 from nimgen.output import commit
 
@@ -37,17 +41,32 @@ def set_inputs(root: Path, state: str) -> None:
         extra.unlink()
 
 
-@pytest.fixture
-def states(built: Path) -> dict[str, dict[str, bytes]]:
-    """out/ of state A and B, both in the build cache; built is left in state A."""
-    found = {"A": snapshot(built / "out")}
-    set_inputs(built, "B")
-    assert run(built, "build").exit_code == 0
-    found["B"] = snapshot(built / "out")
+@pytest.fixture(scope="session")
+def ab_once(built_once: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, bytes]]]:
+    """The built test repository after a build of state B and one of state A again: out/ of both states, both in
+    its build cache; the repository is left in state A. Never written to: `built` copies it."""
+    root = Path(shutil.copytree(built_once, tmp_path_factory.mktemp("states") / "repo", symlinks=True))
+    found = {"A": snapshot(root / "out")}
+    set_inputs(root, "B")
+    assert run(root, "build").exit_code == 0
+    found["B"] = snapshot(root / "out")
     assert found["A"]["prod/README.md"] == found["B"]["prod/README.md"] and found["A"] != found["B"]
-    set_inputs(built, "A")
-    assert run(built, "build").exit_code == 0
-    return found
+    set_inputs(root, "A")
+    assert run(root, "build").exit_code == 0
+    assert snapshot(root / "out") == found["A"]
+    return root, found
+
+
+@pytest.fixture
+def built(ab_once: tuple[Path, dict], tmp_path: Path) -> Path:
+    """A copy of ab_once's repository (this module's own `built`): state A, A and B in the build cache."""
+    return Path(shutil.copytree(ab_once[0], tmp_path / "repo", symlinks=True))
+
+
+@pytest.fixture
+def states(ab_once: tuple[Path, dict]) -> dict[str, dict[str, bytes]]:
+    """out/ of state A and B (both in the build cache of `built`, which is in state A)."""
+    return ab_once[1]
 
 
 def leftovers(root: Path) -> list[str]:
@@ -107,7 +126,7 @@ def test_sigkill_at_random_moments_leaves_out_old_or_new(built: Path, states: di
     def after_a_random_delay(_root, _build, rng):
         time.sleep(rng.uniform(0.3, 1.2) * duration)
 
-    kill_trials(built, states, 5, after_a_random_delay, seed=7)
+    kill_trials(built, states, BUDGET.kills_at_random, after_a_random_delay, seed=7)
 
 
 def test_sigkill_during_the_commit_leaves_out_old_or_new(built: Path, states: dict):
@@ -117,7 +136,7 @@ def test_sigkill_during_the_commit_leaves_out_old_or_new(built: Path, states: di
             time.sleep(0.0002)
         time.sleep(rng.choice([0, 0, 0.0005, 0.001, 0.002, 0.004, 0.008]))
 
-    kill_trials(built, states, 7, while_committing, seed=11)
+    kill_trials(built, states, BUDGET.kills_in_commit, while_committing, seed=11)
 
 
 # a kill between any two steps of the commit, in this process
@@ -154,13 +173,13 @@ def interrupt(monkeypatch: pytest.MonkeyPatch, root: Path, kill_at: int | None) 
 SWITCH = ("exchange", "replace", "rename", "unlink", "rmtree")
 
 
-def chosen(steps: list[str]) -> list[int]:
+def chosen(steps: list[str], last_too: bool = True) -> list[int]:
     """Every step of the switch; of the many others (creating folders, writing files, linking the files carried
-    over), the first and the last of each kind."""
+    over), the first and (last_too) the last of each kind."""
     picked = {i for i, name in enumerate(steps) if name in SWITCH}
     for kind in set(steps) - set(SWITCH):
         found = [i for i, name in enumerate(steps) if name == kind]
-        picked |= {found[0], found[-1]}
+        picked |= {found[0], found[-1]} if last_too else {found[0]}
     return sorted(picked)
 
 
@@ -183,7 +202,7 @@ def test_a_kill_at_every_step_of_the_commit_is_recovered(built: Path, states: di
         commits[source] = recorded[0]
         assert snapshot(root / "out") == states[target]
     assert {"rmtree", "link", "write_bytes", "exchange" if mode == "exchange" else "replace"} <= set(plans["A"])
-    steps = {source: chosen(plan) for source, plan in plans.items()}
+    steps = {source: chosen(plan, last_too=BUDGET.every_step) for source, plan in plans.items()}
     tried = []
     for i in range(max(map(len, steps.values()))):
         for source, target in (("A", "B"), ("B", "A")):  # A -> B, recovered to B, then B -> A, recovered to A
@@ -261,7 +280,7 @@ def test_an_env_build_carries_the_other_environments_over_unchanged(built: Path,
 
 def test_concurrent_builds_wait_for_each_other(built: Path, states: dict):
     target = "A"
-    for _ in range(3):
+    for _ in range(BUDGET.concurrent_rounds):
         target = "B" if target == "A" else "A"
         set_inputs(built, target)
         builds = [subprocess.Popen([sys.executable, "-m", "nimgen", "--root", str(built), "build"], cwd=PROJECT,

@@ -1,18 +1,21 @@
 """Never a traceback, never a corrupt or poisoned out/: valid inputs mutated every way a person (or a bad merge, an
 editor, a copy from a web page) can break them, with Hypothesis.
 
-- test_validate_survives: >= 2,000 mutated inputs (NIMGEN_FUZZ_EXAMPLES, default 2,010, spread over the families of
-  tests/fuzz_mutations.py) through load, validate and resolve (`nimgen validate`, in-process): exit 0 or 1, no
-  traceback, nothing escaping the CLI, no hang, no NGC-key-looking string echoed.
-- test_build_survives: a sample of accepted mutations (NIMGEN_FUZZ_BUILDS, default 32) through the whole build: out/
+- test_validate_survives: >= 2,000 mutated inputs in the thorough profile (NIMGEN_FUZZ_EXAMPLES, default 2,010
+  there and 6 per family in the fast profile, spread over the families of tests/fuzz_mutations.py) through load,
+  validate and resolve (`nimgen validate`, in-process): exit 0 or 1, no traceback, nothing escaping the CLI, no
+  hang, no NGC-key-looking string echoed.
+- test_build_survives: a sample of accepted mutations (NIMGEN_FUZZ_BUILDS, default 32 in the thorough profile, 4 in
+  the fast one) through the whole build: out/
   byte-identical when it fails; when it passes, every object of out/ passes verify (strict Kubernetes schemas,
   nimgen's CRD schemas, ../shared/crds/jsonschema when present) and the API server's own rules; reverting the input
   and building again gives back the original out/ (no poisoned cache).
 - explicit tests for what Hypothesis should not do: 100,000-deep nesting and a billion-laughs alias bomb (in a
   subprocess with a time limit), a file name holding a newline or an NGC key, symlinks, a FIFO.
 
-Reproducible: Hypothesis runs derandomized (the same examples every run) and keeps no database; set
-NIMGEN_FUZZ_SEED=<int> or NIMGEN_FUZZ_SEED=random to explore, NIMGEN_FUZZ_SHRINK=1 to shrink a failure.
+Reproducible: Hypothesis runs derandomized (the same examples every run) and keeps no database (the profiles of
+tests/conftest.py, NIMGEN_TEST_PROFILE=fast|thorough); set NIMGEN_FUZZ_SEED=<int> or NIMGEN_FUZZ_SEED=random to
+explore, NIMGEN_FUZZ_SHRINK=1 to shrink a failure.
 tools/fuzz.py runs the same mutations outside pytest and prints every failure with its figures.
 """
 
@@ -31,24 +34,26 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+from hypothesis import Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import fuzz_mutations as fm  # noqa: E402
-from conftest import NEW_WORKLOAD, PROJECT, VALID_WORKLOAD, make_repo, run, snapshot  # noqa: E402
+from conftest import (BUDGET, BUDGETS, NEW_WORKLOAD, PROJECT, THOROUGH, VALID_WORKLOAD, make_repo, run,  # noqa: E402
+                      snapshot)
 
-TOTAL = int(os.environ.get("NIMGEN_FUZZ_EXAMPLES", "2010"))
-BUILDS = int(os.environ.get("NIMGEN_FUZZ_BUILDS", "32"))
+# the profile's numbers (tests/conftest.py), unless the environment asks for others
+TOTAL = int(os.environ.get("NIMGEN_FUZZ_EXAMPLES", BUDGET.fuzz_per_family * len(fm.FAMILIES)))
+BUILDS = int(os.environ.get("NIMGEN_FUZZ_BUILDS", BUDGET.fuzz_builds))
 SEED = os.environ.get("NIMGEN_FUZZ_SEED", "")
 SHRINK = os.environ.get("NIMGEN_FUZZ_SHRINK", "") not in ("", "0")
 PER_FAMILY = max(1, math.ceil(TOTAL / len(fm.FAMILIES)))
 
 
 def fuzz_settings(examples: int):
-    """Derandomized by default (CI runs the same examples every time), no example database, no deadline."""
+    """The test profile's settings (derandomized: CI runs the same examples every time; no example database, no
+    deadline) with `examples` examples; NIMGEN_FUZZ_SEED turns derandomizing off."""
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if SHRINK else [])
-    configured = settings(max_examples=examples, deadline=None, database=None, derandomize=not SEED,
-                          phases=phases, suppress_health_check=list(HealthCheck), print_blob=False)
+    configured = settings(max_examples=examples, deadline=None, database=None, derandomize=not SEED, phases=phases)
 
     def apply(test):
         test = configured(test)
@@ -103,8 +108,18 @@ def test_validate_survives(fuzz_repo: fm.FuzzRepo, family: str, data) -> None:
 
 
 def test_the_fuzz_runs_enough_cases() -> None:
-    assert PER_FAMILY * len(fm.FAMILIES) >= min(TOTAL, 2000)
     assert len(fm.FAMILIES) >= 14
+    assert PER_FAMILY * len(fm.FAMILIES) >= TOTAL        # the total asked for is spread over the families, none lost
+    for test, examples in ((test_validate_survives, PER_FAMILY), (test_build_survives, max(1, BUILDS // 2))):
+        applied = test._hypothesis_internal_use_settings   # what @settings gave the test (Hypothesis 6)
+        assert applied.max_examples == examples and applied.derandomize == (not SEED) and applied.database is None
+    # the thorough profile (CI) runs the figures of the robustness issue: >= 2,000 validate cases, 32 whole builds
+    assert BUDGETS["thorough"].fuzz_per_family * len(fm.FAMILIES) >= 2000 and BUDGETS["thorough"].fuzz_builds >= 32
+    if "NIMGEN_FUZZ_EXAMPLES" not in os.environ and "NIMGEN_FUZZ_BUILDS" not in os.environ:
+        if THOROUGH:
+            assert TOTAL >= 2000 and BUILDS >= 32
+        else:   # fast: still every family and both build parts, a few derandomized examples each
+            assert PER_FAMILY >= 3 and BUILDS >= 4
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -112,9 +127,9 @@ def test_the_fuzz_runs_enough_cases() -> None:
 
 
 @pytest.fixture(scope="module")
-def built_fuzz_repo(tmp_path_factory: pytest.TempPathFactory):
-    root = make_repo(tmp_path_factory.mktemp("fuzz-build") / "repo")
-    assert run(root, "build").exit_code == 0
+def built_fuzz_repo(built_once: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A copy of the session's built test repository (out/ and build cache), for many builds in turn."""
+    root = Path(shutil.copytree(built_once, tmp_path_factory.mktemp("fuzz-build") / "repo", symlinks=True))
     repo = fm.FuzzRepo(root)
     repo.baseline = snapshot(root / "out")      # an attribute: Hypothesis prints the fixture's repr on failure
     with fm.reuse_unchanged_parses({root / rel: data for rel, data in repo.mutator.originals.items()}):
@@ -191,6 +206,14 @@ def assert_clean_exit_1(code: int | None, output: str, seconds: float, limit: fl
     assert seconds < limit
 
 
+# Three of the process tests of this file (100k-deep nesting, billion laughs, FIFO) are thorough-only: each costs a
+# Python process of its own, and the fast profile runs the same inputs in tests/test_hostile_inputs.py
+# (test_nesting_100k_deep_is_an_error_in_a_fresh_process, test_a_billion_laughs_stops_within_seconds,
+# test_a_fifo_is_refused_without_being_opened), there with the exact message expected. These add a 3 GiB
+# address-space limit and a time limit.
+
+
+@pytest.mark.thorough
 @pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}")], ids=["sequences", "mappings"])
 def test_100k_deep_nesting_is_an_error_not_a_crash(repo: Path, opening: str, closing: str) -> None:
     depth = 100_000
@@ -199,6 +222,7 @@ def test_100k_deep_nesting_is_an_error_not_a_crash(repo: Path, opening: str, clo
     assert_clean_exit_1(*run_process(repo, "validate", "--env", "prod"))
 
 
+@pytest.mark.thorough
 def test_billion_laughs_is_an_error_within_seconds(repo: Path) -> None:
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, 10):
@@ -279,6 +303,7 @@ def test_dangling_symlink_is_an_error(built: Path, tmp_path: Path) -> None:
     _no_absolute_paths(output, tmp_path, built)
 
 
+@pytest.mark.thorough     # with the process tests above: tests/test_hostile_inputs.py has the fast ones
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_fifo_under_environments_does_not_hang(repo: Path) -> None:
     os.mkfifo(repo / NEW)

@@ -69,27 +69,27 @@ def location(tmp_path: Path, schemas: dict[str, dict]) -> Path:
 # verify
 
 
-def test_verify_passes_a_fresh_build_and_counts_its_objects(built: Path):
-    result = run(built, "verify")
+def test_verify_passes_a_fresh_build_and_counts_its_objects(built_readonly: Path):
+    result = run(built_readonly, "verify")
     assert result.exit_code == 0, result.stderr
-    objects = sum(len(m.objects) for files in out_manifests(built).values() for m in files.values())
+    objects = sum(len(m.objects) for files in out_manifests(built_readonly).values() for m in files.values())
     assert objects > 10
     assert result.stdout == (f"nimgen verify: {objects} object(s) in 3 environment(s) pass the Kubernetes schemas, "
                              "nimgen's CRD schemas and the cluster rules\n")
-    assert run(built, "verify", "--env", "dev").stdout.startswith("nimgen verify: ")
-    assert "in 1 environment(s)" in run(built, "verify", "--env", "dev").stdout
+    assert run(built_readonly, "verify", "--env", "dev").stdout.startswith("nimgen verify: ")
+    assert "in 1 environment(s)" in run(built_readonly, "verify", "--env", "dev").stdout
 
 
-def test_out_manifests_lists_every_manifest_but_the_kustomization(built: Path):
-    found = out_manifests(built, ["prod"])
+def test_out_manifests_lists_every_manifest_but_the_kustomization(built_readonly: Path):
+    found = out_manifests(built_readonly, ["prod"])
     assert set(found) == {"prod"}
     assert "kustomization.yaml" not in found["prod"] and "cluster/queues.yaml" in found["prod"]
     assert {o["kind"] for o in found["prod"]["cluster/queues.yaml"].objects} == {"Queue"}
 
 
 @needs_shared
-def test_verify_passes_the_build_against_the_upstream_crds(built: Path):
-    result = run(built, "verify", "--schema-location", str(UPSTREAM_SCHEMAS))
+def test_verify_passes_the_build_against_the_upstream_crds(built_readonly: Path):
+    result = run(built_readonly, "verify", "--schema-location", str(UPSTREAM_SCHEMAS))
     assert result.exit_code == 0, result.stderr
     assert ", 1 schema location(s) and the cluster rules" in result.stdout
 
@@ -121,14 +121,14 @@ def test_a_kind_only_a_location_knows_is_checked_there_and_unknown_without_it(bu
            "('bogus' was unexpected)" in stderr
 
 
-def test_a_stricter_location_is_honoured_for_crd_and_core_kinds(built: Path, tmp_path: Path):
+def test_a_stricter_location_is_honoured_for_crd_and_core_kinds(built_readonly: Path, tmp_path: Path):
     folder = location(tmp_path, {
         "serving.kserve.io/inferenceservice_v1beta1.json": {"type": "object", "required": ["status"]},
         "namespace_v1.json": {"properties": {"metadata": {"required": ["annotations"]}}},  # core: group ""
     })
-    assert run(built, "verify").exit_code == 0
-    stderr = clean_failure(run(built, "verify", "--schema-location", str(folder)))
-    shown, path = first_file_with(built, "InferenceService")
+    assert run(built_readonly, "verify").exit_code == 0
+    stderr = clean_failure(run(built_readonly, "verify", "--schema-location", str(folder)))
+    shown, path = first_file_with(built_readonly, "InferenceService")
     line = path.read_text().split("\n").index("kind: InferenceService")  # the line of apiVersion, 1-based
     schema = folder / "serving.kserve.io" / "inferenceservice_v1beta1.json"
     assert f"{shown}:{line}:1: $: InferenceService " in stderr
@@ -153,22 +153,22 @@ def test_verify_object_applies_every_location_holding_a_schema(tmp_path: Path):
     assert problems == [(("spec", "size"), f"3 is greater than the maximum of 2 (schema {strict}/example.com/widget_v1.json)")]
 
 
-def test_a_missing_schema_location_is_a_clean_error(built: Path, tmp_path: Path):
-    stderr = clean_failure(run(built, "verify", "--schema-location", str(tmp_path / "nowhere")))
+def test_a_missing_schema_location_is_a_clean_error(built_readonly: Path, tmp_path: Path):
+    stderr = clean_failure(run(built_readonly, "verify", "--schema-location", str(tmp_path / "nowhere")))
     assert f"{tmp_path / 'nowhere'}:1:1: $: schema location {tmp_path / 'nowhere'} is not a folder" in stderr
 
 
-def test_an_empty_schema_location_is_a_warning(built: Path, tmp_path: Path):
-    result = run(built, "verify", "--schema-location", str(tmp_path))
+def test_an_empty_schema_location_is_a_warning(built_readonly: Path, tmp_path: Path):
+    result = run(built_readonly, "verify", "--schema-location", str(tmp_path))
     assert result.exit_code == 0
     assert f"warning: schema location {tmp_path} holds no {{group}}/{{kind}}_{{version}}.json file" in result.stderr
 
 
-def test_a_broken_schema_file_is_a_clean_error(built: Path, tmp_path: Path):
+def test_a_broken_schema_file_is_a_clean_error(built_readonly: Path, tmp_path: Path):
     folder = tmp_path / "broken"
     (folder / "serving.kserve.io").mkdir(parents=True)
     (folder / "serving.kserve.io" / "inferenceservice_v1beta1.json").write_text("{not json")
-    stderr = clean_failure(run(built, "verify", "--schema-location", str(folder)))
+    stderr = clean_failure(run(built_readonly, "verify", "--schema-location", str(folder)))
     assert "cannot read schema" in stderr and "inferenceservice_v1beta1.json" in stderr
 
 
@@ -196,14 +196,14 @@ def test_a_hand_edited_core_object_breaks_the_strict_schema(built: Path):
     assert "'nimgen check' shows how it differs" in stderr
 
 
-def test_verify_out_returns_diagnostics(built: Path, tmp_path: Path):
-    assert verify_out(built, None, []).problems == []
+def test_verify_out_returns_diagnostics(built_readonly: Path, tmp_path: Path):
+    assert verify_out(built_readonly, None, []).problems == []
     folder = location(tmp_path, {"scheduling.run.ai/queue_v2.json": {"required": ["status"]}})
-    problems = verify_out(built, ["prod"], [folder]).problems
+    problems = verify_out(built_readonly, ["prod"], [folder]).problems
     assert problems and all(p.file == "out/prod/cluster/queues.yaml" for p in problems)
 
 
-def test_kubeconform_gets_the_extra_locations(built: Path, tmp_path: Path, monkeypatch):
+def test_kubeconform_gets_the_extra_locations(built_readonly: Path, tmp_path: Path, monkeypatch):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     script = bindir / "kubeconform"
@@ -211,7 +211,7 @@ def test_kubeconform_gets_the_extra_locations(built: Path, tmp_path: Path, monke
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     folder = location(tmp_path, {"example.com/widget_v1.json": {}})
-    assert run(built, "verify", "--env", "dev", "--schema-location", str(folder)).exit_code == 0
+    assert run(built_readonly, "verify", "--env", "dev", "--schema-location", str(folder)).exit_code == 0
     args = (bindir / "args").read_text()
     extra = f"-schema-location {folder.resolve()}/{{{{ .Group }}}}/{{{{ .ResourceKind }}}}_{{{{ .ResourceAPIVersion }}}}.json"
     assert extra in args
@@ -312,12 +312,9 @@ def test_list_items_stay_open_as_kubeconform_converts_them():
     assert "additionalProperties" not in spec["oneOf"][0]
 
 
-@needs_shared
-def test_converting_the_shared_crds_gives_the_shared_jsonschema(tmp_path: Path):
-    files = sorted(str(p) for p in (SHARED / "crds").glob("*.yaml"))
-    result = crd_schemas(*files, "--out", str(tmp_path / "s"))
-    assert result.exit_code == 0, result.stderr
-    written = {p.relative_to(tmp_path / "s").as_posix(): p for p in (tmp_path / "s").rglob("*.json")}
+def converted_as_shared(folder: Path) -> None:
+    """The schemas converted into folder are the shared jsonschema/ set, file for file."""
+    written = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*.json")}
     expected = {p.relative_to(UPSTREAM_SCHEMAS).as_posix(): p for p in UPSTREAM_SCHEMAS.rglob("*.json")}
     assert sorted(written) == sorted(expected)
     for relpath, path in expected.items():
@@ -326,18 +323,42 @@ def test_converting_the_shared_crds_gives_the_shared_jsonschema(tmp_path: Path):
         # branches); kubeconform's openapi2jsonschema walks mapping values only, and so does nimgen. Closing them
         # too must give the shared schema exactly: that is the only way the two conversions differ.
         assert deny_in_list_items(ours) == shared, relpath
+
+
+@pytest.mark.thorough   # the same conversion (from stdin) runs in test_kubectl_output_converted_then_verified
+@needs_shared
+def test_converting_the_shared_crds_gives_the_shared_jsonschema(tmp_path: Path):
+    files = sorted(str(p) for p in (SHARED / "crds").glob("*.yaml"))
+    result = crd_schemas(*files, "--out", str(tmp_path / "s"))
+    assert result.exit_code == 0, result.stderr
+    converted_as_shared(tmp_path / "s")
+    written = {p.relative_to(tmp_path / "s").as_posix(): p for p in (tmp_path / "s").rglob("*.json")}
     before = {r: p.read_bytes() for r, p in written.items()}
     assert crd_schemas(*files, "--out", str(tmp_path / "s")).exit_code == 0
     assert {r: p.read_bytes() for r, p in written.items()} == before  # deterministic
 
 
+def as_list_item(text: str) -> str:
+    """One CRD file (a single YAML document) as an item of a block sequence: '- ' before its first line, every
+    other line indented by two (block scalars keep their relative indentation)."""
+    lines = text.split("\n")
+    while lines and (lines[0] in ("", "---") or lines[0].startswith("#")):
+        lines.pop(0)
+    while lines and lines[-1] == "":
+        lines.pop()
+    assert not any(line.startswith(("---", "...")) for line in lines), "one document per CRD file"
+    return "\n".join(["- " + lines[0]] + [f"  {line}" if line else line for line in lines[1:]])
+
+
 @needs_shared
 def test_kubectl_output_converted_then_verified(built: Path, tmp_path: Path):
     """kubectl get crd -o yaml | nimgen crd-schemas --out DIR; nimgen verify --schema-location DIR"""
-    crds = [yaml.load(p.read_text(), Loader=yaml.CSafeLoader) for p in sorted((SHARED / "crds").glob("*.yaml"))]
-    listed = yaml.dump({"apiVersion": "v1", "kind": "List", "items": crds}, Dumper=yaml.CSafeDumper)  # 4.6 MB
+    # what kubectl prints: one List holding every CRD (the 18 shared ones, 5 MB of YAML on stdin)
+    items = [as_list_item(p.read_text()) for p in sorted((SHARED / "crds").glob("*.yaml"))]
+    listed = "apiVersion: v1\nkind: List\nitems:\n" + "\n".join(items) + "\n"
     result = crd_schemas("--out", str(tmp_path / "cluster"), stdin=listed)
     assert result.exit_code == 0, result.stderr
+    converted_as_shared(tmp_path / "cluster")
     assert run(built, "verify", "--schema-location", str(tmp_path / "cluster")).exit_code == 0
     shown, path = first_file_with(built, "InferenceService")
     insert_after(path, "  predictor:", "    bogusField: 1")
