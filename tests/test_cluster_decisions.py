@@ -122,6 +122,17 @@ def test_scale_from_zero_through_the_http_add_on(repo: Path):
     assert dict(w.service.meta.annotations)["serving.kserve.io/autoscalerClass"] == "external"
 
 
+@pytest.mark.parametrize("target, counted", [(2.5, 3), (0.4, 1), (4.0, 4)])
+def test_request_counting_autoscalers_round_a_target_up_to_whole_requests(repo: Path, target: float, counted: int):
+    """Knative's KPA and the HTTP add-on count whole requests: a fractional target rounds up, never to zero."""
+    path = repo / "environments/prod/environment.yaml"
+    path.write_text(path.read_text().replace("autoscaling: {backend: keda}", "autoscaling: {backend: keda, scaleFromZero: {via: knative}}"))
+    write_workload(repo, "prod", "idle", {**SPEC, "scaling": {**ZERO, "target": target}}, project="research")
+    idle = resolved(repo, "prod")["idle"]
+    assert isinstance(idle.scaling, Knative) and idle.scaling.target == target
+    assert (idle.scaling.scale_target, idle.service.scale_target) == (counted, counted)
+
+
 def test_scale_from_zero_through_knative_makes_that_workload_a_knative_one(repo: Path):
     path = repo / "environments/prod/environment.yaml"
     path.write_text(path.read_text().replace("autoscaling: {backend: keda}", "autoscaling: {backend: keda, scaleFromZero: {via: knative}}"))
