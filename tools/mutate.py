@@ -95,18 +95,34 @@ def pytest_configure(config: Any) -> None:
     config.args[:] = dict.fromkeys(arg.split("::")[0] if "/test_meaning_" in arg else arg for arg in config.args)
 
 
+COSTS = Path("mutate-module-costs.json")  # seconds each test module took in the first (whole) run, in the scratch copy
+_took: Counter[str] = Counter()
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    """Pytest hook of the plugin mutate_order: a module's cost is its tests' setup (the build) and calls."""
+    _took[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_sessionfinish() -> None:
+    """Pytest hook of the plugin mutate_order: the first run (mutmut's stats run, every test) records the costs."""
+    if not COSTS.exists() and len(_took) > 1:
+        COSTS.write_text(json.dumps(_took, indent=1, sort_keys=True))
+
+
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """Pytest hook of the plugin mutate_order, in mutants/: a mutant's cheapest tests first, so -x kills it soon.
-    mutmut measured each test's call alone, not the build a meaning module's first test sets up: those go last,
-    the module with the fewest tests (the smallest build) first."""
+    A meaning module's first test pays for the build all its tests read, so whole modules are ordered by what they
+    took in the first run (mutmut's own figures count a test's call, not its share of a module's build); the rest
+    of the tests, each by what mutmut measured, go first."""
     stats = Path("mutmut-stats.json")
     took = json.loads(stats.read_text())["duration_by_test"] if stats.exists() else {}
-    tests_in = Counter(item.nodeid.split("::")[0] for item in items)
+    module_cost = json.loads(COSTS.read_text()) if COSTS.exists() else {}
 
-    def cost(item: Any) -> tuple[int, str, float]:
+    def cost(item: Any) -> tuple[float, str, float]:
         module = item.nodeid.split("::")[0]
         meaning = "/test_meaning_" in module
-        return (tests_in[module] if meaning else 0), (module if meaning else ""), took.get(item.nodeid, 0.0)
+        return (module_cost.get(module, 1e9) if meaning else 0.0), (module if meaning else ""), took.get(item.nodeid, 0.0)
     items.sort(key=cost)
 
 
@@ -180,19 +196,20 @@ def main() -> int:
     parser.add_argument("--resume", action="store_true", help="go on with the last run of this tree (after Ctrl-C)")
     parser.add_argument("--report", action="store_true", help="only print the report of the last run")
     parser.add_argument("--diffs", action="store_true", help="print each survivor's whole diff")
+    parser.add_argument("--label", help="name of the scratch copy (default: the commit, or 'worktree')")
     parser.add_argument("mutants", nargs="*", help="only these mutants, e.g. 'nimgen.resolve.access.*'")
     args = parser.parse_args()
     label = subprocess.run(["git", "-C", str(PROJECT), "rev-parse", "--short", args.rev], check=True,
                            capture_output=True, text=True).stdout.strip() if args.rev else "worktree"
+    label = args.label or label
     scratch = PROJECT / ".nimgen" / "mutate" / label
     if not args.report:
         started = time.monotonic()
         if not (args.resume and scratch.exists()):
             scratch_copy(args.rev, scratch, ALL_TESTS if args.all_tests else TESTS)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         run = subprocess.run(["nice", "-n", "19", str(VENV_BIN / "mutmut"), "run", "--max-children", str(args.jobs),
                               *args.mutants],
-                             cwd=scratch, env=env)
+                             cwd=scratch)
         print(f"\nmutmut exited {run.returncode} after {time.monotonic() - started:.0f} s")
         if run.returncode:
             return run.returncode

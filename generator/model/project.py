@@ -53,7 +53,7 @@ class Waypoint:
 
 @dataclass(frozen=True)
 class QueueResource:
-    quota: int                           # -1 = no quota
+    quota: int                           # the guaranteed amount (0: none; KAI reads -1 as unlimited)
     limit: int                           # -1 = no limit
     over_quota_weight: int
 

@@ -12,6 +12,7 @@ from .context import sources_of
 from .mesh import NamespaceTraits
 
 UNLIMITED = -1      # KAI's "no limit", also accepted in overQuota.gpuLimit
+NO_GUARANTEE = 0    # a KAI queue quota that guarantees nothing (over-quota use still follows the weight)
 # Containers that declare nothing (sidecars, debug pods) get these; NIM containers always declare their own.
 DEFAULT_REQUEST = (("cpu", "100m"), ("memory", "128Mi"))
 DEFAULT_LIMIT = (("cpu", "1"), ("memory", "512Mi"))
@@ -78,8 +79,10 @@ def resolve_project(doc: Document, env: Environment, traits: NamespaceTraits) ->
         queue = Queue(
             Meta(name, labels), display_name=name,
             gpu=QueueResource(budget.quota, budget.limit if budget.limit is not None else UNLIMITED, weight),
-            cpu=QueueResource(millicores(cpu) if cpu else UNLIMITED, UNLIMITED, weight),
-            memory=QueueResource(megabytes(memory) if memory else UNLIMITED, UNLIMITED, weight))
+            # no quota is no guarantee (0): KAI reads -1 as an unlimited one, the whole cluster's amount deserved
+            # (kai-scheduler docs, queues: "-1 Unlimited quota"); -1 is right for the limit only
+            cpu=QueueResource(millicores(cpu) if cpu else NO_GUARANTEE, UNLIMITED, weight),
+            memory=QueueResource(megabytes(memory) if memory else NO_GUARANTEE, UNLIMITED, weight))
     project = Project(
         name=name, namespace=namespace, sources=sources_of(doc), labels=labels, charge_back=charge_back,
         budget=budget, over_quota_weight=weight, cpu=cpu, memory=memory, workloads=workloads,

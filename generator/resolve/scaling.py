@@ -49,8 +49,9 @@ def quantity_of(number: float) -> str | None:
 
 
 def plain_number(number: float) -> str:
-    """KEDA parses thresholds as floats, not quantities: 8.0 -> '8', 0.5 -> '0.5'."""
-    return f"{number:g}"
+    """KEDA parses thresholds as floats, not quantities: 8.0 -> '8', 0.5 -> '0.5', every digit the user wrote
+    (the shortest text that reads back as the same float, never an exponent)."""
+    return format(Decimal(repr(float(number))).normalize(), "f")
 
 
 def resolve_scaling(ctx: WorkloadContext) -> Scaling:
