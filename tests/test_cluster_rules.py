@@ -104,6 +104,22 @@ def test_a_meshed_scrape_port_that_is_not_permissive_is_refused(rendered):
          "scrape-blocked-by-mesh")
 
 
+def test_a_scrape_of_a_port_name_knative_pods_do_not_have_is_refused(rendered):
+    # Knative renames the serving port to user-port: the name the Service spec gives it matches no pod port
+    def by_service_name(o: dict) -> None:
+        o["spec"]["podMetricsEndpoints"][0]["port"] = "http1"
+    found = violations(broken(rendered, "dev", "PodMonitor", "llama-8b-chat", by_service_name), "dev")
+    only(found, "scrape-port-not-in-pod")
+    assert "'http1'" in found[0]
+
+
+def test_a_scrape_of_a_port_name_standard_pods_do_not_have_is_refused(rendered):
+    def knative_name(o: dict) -> None:
+        o["spec"]["podMetricsEndpoints"][0]["port"] = "user-port"
+    only(violations(broken(rendered, "staging", "PodMonitor", "llama-8b-chat", knative_name), "staging"),
+         "scrape-port-not-in-pod")
+
+
 # 5: a latency compared as an average
 
 
@@ -193,6 +209,18 @@ def test_a_cache_claim_mounted_by_several_replicas_must_be_read_write_many(rende
     assert violations(single, "prod") == []
 
 
+def test_a_knative_rollout_onto_a_read_write_once_cache_claim_is_refused(rendered):
+    # one replica, but Knative starts the new revision's pod before the old one lets go of the volume
+    files = copy.deepcopy(rendered["dev"])
+    (isvc,) = [o for o in files["chat/llama-8b-chat.yaml"][1] if o["kind"] == "InferenceService"]
+    assert isvc["spec"]["predictor"]["maxReplicas"] == 1
+    (claim,) = [o for o in files["chat/llama-8b-chat.yaml"][1] if o["kind"] == "PersistentVolumeClaim"]
+    claim["spec"]["accessModes"] = ["ReadWriteOnce"]
+    found = violations(files, "dev")
+    only(found, "shared-claim-not-read-write-many")
+    assert "up to 2 pods" in found[0]
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []
@@ -207,7 +235,7 @@ def test_verify_refuses_a_hand_edited_surging_rollout_naming_the_inputs(built: P
     docs = list(yaml.safe_load_all(path.read_text()))
     for doc in docs:
         if doc["kind"] == "InferenceService":
-            doc["spec"]["predictor"]["deploymentStrategy"]["rollingUpdate"]["maxSurge"] = 1
+            doc["spec"]["predictor"]["deploymentStrategy"]["rollingUpdate"]["maxSurge"] = "25%"
     path.write_text(header + "".join("---\n" + yaml.safe_dump(d, sort_keys=False) for d in docs))
     result = run(built, "verify")
     assert result.exit_code == 1

@@ -55,6 +55,11 @@ SCENARIOS = {
     "mig": ({"gpus": 1}, {}, {"a-whole": {**ONE_GPU, "scaling": replicas(1)},
                               "b-slices": {**MIG, "scaling": replicas(2)}}),
     # a workload at minReplicas 0 guarantees nothing, but reaches its maxReplicas
+    # a rollout that surges runs one more replica of the workload beside the old ones
+    "surge-over": ({"gpus": 4}, {"overQuota": {"gpuLimit": 4}},
+                   {"wide": {**TWO_GPUS, "scaling": replicas(2), "rollout": {"maxSurge": 1}}}),
+    "surge-at": ({"gpus": 4}, {"overQuota": {"gpuLimit": 6}},
+                 {"wide": {**TWO_GPUS, "scaling": replicas(2), "rollout": {"maxSurge": 1}}}),
     "zero": ({"gpus": 1}, {"overQuota": {"gpuLimit": 4}}, {
         "a-steady": {**ONE_GPU, "scaling": replicas(1)},
         "b-idle": {**ONE_GPU, "scaling": {**replicas(0, 3), "scaleToZero": {"afterSeconds": 300}}}}),
@@ -138,7 +143,7 @@ def test_a_peak_above_the_limit_is_a_warning_at_the_maxreplicas_of_the_workload_
     # a-wide may reach 4, b-cross 3 more: 7 > 6 at b-cross
     assert warning.file == "environments/peak-over/workloads/b-cross.yaml"
     assert (warning.path, warning.line) == ("spec.scaling.maxReplicas", line_of(quota_repo, warning.file, "maxReplicas"))
-    assert "project team may reach 8 GPUs at maxReplicas, above its limit of 6" in warning.message
+    assert "project team may reach 8 GPUs at maxReplicas and during rollouts, above its limit of 6" in warning.message
 
 
 def test_a_peak_above_the_limit_is_printed_as_a_warning_and_exits_0(quota_repo: Path):
@@ -154,7 +159,19 @@ def test_a_peak_exactly_at_the_limit_is_silent(diagnostics):
 def test_without_over_quota_the_limit_is_the_quota(diagnostics):
     (warning,) = diagnostics["no-over-quota"]
     assert warning.severity == "warning" and warning.file == "environments/no-over-quota/workloads/burst.yaml"
-    assert "may reach 3 GPUs at maxReplicas, above its limit of 2" in warning.message
+    assert "may reach 3 GPUs at maxReplicas and during rollouts, above its limit of 2" in warning.message
+
+
+def test_a_surging_rollout_counts_its_extra_replica_in_the_peak(diagnostics):
+    assert errors(diagnostics, "surge-over") == []     # the guaranteed 2 x 2 fit the quota of 4
+    (warning,) = warnings(diagnostics, "surge-over")
+    assert warning.file == "environments/surge-over/workloads/wide.yaml" and warning.path == "spec.scaling.maxReplicas"
+    assert "may reach 6 GPUs at maxReplicas and during rollouts, above its limit of 4" in warning.message
+    assert "(2 + 1 in a rollout) x 2" in warning.hint
+
+
+def test_a_surging_rollout_within_the_limit_is_silent(diagnostics):
+    assert diagnostics["surge-at"] == []
 
 
 # -- the number of workloads: at most quota.workloads

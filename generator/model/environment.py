@@ -77,6 +77,7 @@ class Sidecar:
 
     revision: str | None                 # an Istio revision (istio.io/rev) instead of the default injector
     cni: bool                            # Istio CNI sets up redirection: no privileged istio-init container
+    privileged: bool = False             # the user chose Pod Security privileged for meshed namespaces
     mode: ClassVar[str] = "sidecar"
 
 

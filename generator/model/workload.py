@@ -157,7 +157,8 @@ class StorageUri:
 
 @dataclass(frozen=True)
 class Rollout:
-    """How the predictor Deployment replaces pods (Standard mode): never more GPU pods than replicas."""
+    """How the predictor Deployment replaces pods (Standard mode): by default never more GPU pods than
+    replicas; with a surge of one, one extra replica starts before an old one stops."""
 
     max_surge: int
     max_unavailable: int
@@ -176,6 +177,8 @@ class InferenceService:
     pod_annotations: Labels              # spec.predictor.annotations
     service_account: str | None
     rollout: Rollout | None              # None in Knative mode (Knative rolls revisions itself)
+    surge_replicas: int                  # replicas a rollout runs beside the old ones (quota peak)
+    down_during_rollout: bool            # a rollout may stop the only replica before its successor serves
     pull_secrets: tuple[str, ...]
     pod_security: PodSecurity
     storage_uris: tuple[StorageUri, ...]

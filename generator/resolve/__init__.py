@@ -14,7 +14,7 @@ from ..model import Environment, Project, ResolvedEnvironment, WakeByKedaHttp, W
 from .catalog import catalog_model
 from .context import Gallery, suggest
 from .environment import environment_problems, resolve_environment
-from .mesh import NamespaceTraits, namespace_traits
+from .mesh import NamespaceTraits, namespace_traits, pod_security_problems
 from .prerequisites import prerequisites
 from .projects import quota_problems, resolve_project
 from .workload import resolve_workload
@@ -54,6 +54,7 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
     projects: dict[str, Project] = {}
     namespaces: dict[str, str] = {}
     traits = namespace_traits(inputs.workloads)
+    problems.extend(pod_security_problems(inputs.environment, env, traits))
     for doc in inputs.projects:
         project, found = resolve_project(doc, env, traits.get(doc.data["metadata"]["name"], NamespaceTraits(False, False)))
         problems.extend(found)

@@ -51,7 +51,7 @@ KAI_DEFAULT_PRIORITY_CLASS = "inference"
 def mesh_of(spec: dict[str, Any]) -> Mesh:
     if spec.get("mode", "sidecar") == "ambient":
         return Ambient()
-    return Sidecar(spec.get("revision"), spec.get("cni", False))
+    return Sidecar(spec.get("revision"), spec.get("cni", False), spec.get("podSecurity") == "privileged")
 
 
 def scale_from_zero_of(spec: dict[str, Any] | None) -> ScaleFromZero | None:

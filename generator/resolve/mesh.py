@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from typing import assert_never
 
+from ..diagnostics import Diagnostic
 from ..inputs.load import Document
 from ..model import Ambient, Environment, Labels, Meta, PeerPolicy, Sidecar, Waypoint, labels_of
 from . import naming
@@ -83,6 +84,19 @@ def pod_annotations(env: Environment, meshed: bool, storage_initializer: bool) -
 def privileged_init(env: Environment, meshed: bool) -> bool:
     """Classic sidecar injection without Istio's CNI adds istio-init, which needs NET_ADMIN and NET_RAW."""
     return meshed and isinstance(env.mesh, Sidecar) and not env.mesh.cni
+
+
+def pod_security_problems(doc: Document, env: Environment, traits: dict[str, NamespaceTraits]) -> list[Diagnostic]:
+    """Without Istio's CNI agent a meshed namespace must admit istio-init, i.e. enforce Pod Security privileged:
+    a choice the environment states (spec.mesh.podSecurity), never one nimgen makes silently."""
+    meshed = sorted(project for project, t in traits.items() if privileged_init(env, t.meshed))
+    if not meshed or not isinstance(env.mesh, Sidecar) or env.mesh.privileged:
+        return []
+    return [doc.diagnostic(("spec", "mesh"), f"in environment {env.name}, project(s) {', '.join(meshed)} need the Istio sidecar for token "
+                           "access, and without Istio's CNI agent its istio-init container needs NET_ADMIN and "
+                           "NET_RAW, which only Pod Security privileged admits",
+                           "set mesh.cni: true if Istio runs its CNI node agent, or accept privileged "
+                           "namespaces with mesh.podSecurity: privileged")]
 
 
 def peer_policy(workload: str, meshed: bool, ports: tuple[int, ...]) -> PeerPolicy | None:

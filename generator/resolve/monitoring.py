@@ -2,7 +2,7 @@
 scrape actually produces.
 
 Scraping is a prometheus-operator PodMonitor per workload, selecting the predictor pods and scraping NIM's
-/v1/metrics on its port. It copies the pod label serving.kserve.io/inferenceservice into each series as
+/v1/metrics on its port (by the name the port has in the running pod: Knative renames it). It copies the pod label serving.kserve.io/inferenceservice into each series as
 `inferenceservice`, so a query selects one workload with `inferenceservice="{name}"`. A `service` label exists
 only on series a ServiceMonitor scrapes; a query on it would match nothing, and its autoscaler would never move.
 """
@@ -13,7 +13,7 @@ import re
 
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import Environment, Meta, Scrape
+from ..model import DeploymentMode, Environment, Meta, Scrape
 from . import naming, nim
 
 # The labels every series of nimgen's PodMonitor carries (prometheus-operator adds namespace, pod, container,
@@ -23,9 +23,9 @@ SERIES_TARGET_LABELS = frozenset({"namespace", "pod", "container", "endpoint", "
 _MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
 
 
-def scrape(workload: str, env: Environment) -> Scrape:
+def scrape(workload: str, env: Environment, mode: DeploymentMode) -> Scrape:
     return Scrape(Meta(naming.pod_monitor(workload), labels=env.scrape_labels), naming.pod_selector(workload),
-                  nim.PORT_NAME, nim.METRICS_PATH, ((naming.ISVC_POD_LABEL, naming.SERIES_WORKLOAD_LABEL),))
+                  nim.running_port_name(mode), nim.METRICS_PATH, ((naming.ISVC_POD_LABEL, naming.SERIES_WORKLOAD_LABEL),))
 
 
 def query_problems(doc: Document, env: Environment) -> list[Diagnostic]:

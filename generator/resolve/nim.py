@@ -7,6 +7,10 @@ from ..model import ContainerSecurity, DeploymentMode, EnvVar, PodSecurity, Prob
 PORT = 8000                              # OpenAI-compatible HTTP API, health and metrics
 # Knative accepts only "http1" or "h2c" as the name of a serving container's port; Standard mode does not care.
 PORT_NAME = "http1"
+# Knative renames the serving container's port in the Deployment it makes of a revision (knative/serving
+# pkg/apis/serving/v1 UserPortName = "user-port": "the name that will be used for the Port on the Deployment and
+# Pod created by a Revision ... regardless of if a user specifies a port"), so a scrape by port name asks for it.
+KNATIVE_PORT_NAME = "user-port"
 LIVE_PATH = "/v1/health/live"
 READY_PATH = "/v1/health/ready"
 METRICS_PATH = "/v1/metrics"
@@ -21,6 +25,11 @@ CONTAINER_NAME = "kserve-container"      # the name KServe gives the predictor's
 POD_SECURITY = PodSecurity(run_as_non_root=True, run_as_user=UID, run_as_group=UID, fs_group=UID,
                            seccomp_profile="RuntimeDefault")
 CONTAINER_SECURITY = ContainerSecurity(allow_privilege_escalation=False, drop_capabilities=("ALL",))
+
+
+def running_port_name(mode: DeploymentMode) -> str:
+    """The name the NIM port has in the running pod, which is what a PodMonitor selects."""
+    return KNATIVE_PORT_NAME if mode is DeploymentMode.KNATIVE else PORT_NAME
 
 
 def probe(path: str, failures: int) -> Probe:

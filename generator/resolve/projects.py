@@ -108,7 +108,8 @@ def quota_problems(projects: dict[str, Project], workloads: list[Workload],
             continue
         budget = project.budget
         guaranteed = [w.scaling.min_replicas * w.compute.whole_gpus for w in mine]
-        peak = [w.scaling.max_replicas * w.compute.whole_gpus for w in mine]
+        # a rollout's new replicas run beside the old ones (a surge; Knative's new revision): the peak counts them
+        peak = [(w.scaling.max_replicas + w.service.surge_replicas) * w.compute.whole_gpus for w in mine]
         at = _first_past(guaranteed, budget.quota)
         if at is not None:
             w = mine[at]
@@ -123,10 +124,10 @@ def quota_problems(projects: dict[str, Project], workloads: list[Workload],
             w = mine[at]
             problems.append(docs[(project.name, w.name)].diagnostic(
                 ("spec", "scaling", "maxReplicas"),
-                f"project {project.name} may reach {sum(peak)} GPUs at maxReplicas, above its limit of {budget.limit}; "
-                "replicas beyond it will stay pending",
+                f"project {project.name} may reach {sum(peak)} GPUs at maxReplicas and during rollouts, above its "
+                f"limit of {budget.limit}; replicas beyond it will stay pending",
                 f"{w.name} takes it past the limit ({sum(peak[:at])} GPUs before it in name order, "
-                f"{w.scaling.max_replicas} x {w.compute.whole_gpus} of its own): "
+                f"{_replicas_at_peak(w)} x {w.compute.whole_gpus} of its own): "
                 "raise spec.overQuota.gpuLimit of the project or lower maxReplicas", severity=WARNING))
         if project.workloads is not None and len(mine) > project.workloads:
             w = mine[project.workloads]
@@ -135,6 +136,11 @@ def quota_problems(projects: dict[str, Project], workloads: list[Workload],
                 f"{w.name} is workload {project.workloads + 1} in name order: raise spec.quota.workloads of the project "
                 "or drop a workload from this environment (enabled: false)"))
     return problems
+
+
+def _replicas_at_peak(w: Workload) -> str:
+    surge = w.service.surge_replicas
+    return f"({w.scaling.max_replicas} + {surge} in a rollout)" if surge else str(w.scaling.max_replicas)
 
 
 def _first_past(amounts: list[int], limit: int) -> int | None:

@@ -3,22 +3,48 @@ deployment mode the workload's scaling needs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..model import (Access, ClusterLocal, Compute, Container, DeploymentMode, EnvVar, Environment, Fixed, InferenceService,
                      Knative, Labels, Meta, Mount, Placement, Port, ProfileDecision, Rollout, Scaling, SharedMemoryVolume,
                      labels_of)
 from . import nim
 from .compute import container_resources
+from .context import WorkloadContext
 from .storage import StorageDecision
 
 SHM_VOLUME = "dshm"
-# A GPU replica is the scarce thing: a rollout replaces pods one at a time instead of surging an extra replica,
-# which would stall on a full GPU quota or a ReadWriteOnce cache (the NIM operator's inferenceservice.yaml uses
-# maxSurge 0 too). KServe copies spec.predictor.deploymentStrategy to the Deployment (Standard mode only).
-ROLLOUT = Rollout(max_surge=0, max_unavailable=1)
+# A GPU replica is the scarce thing: by default a rollout replaces pods one at a time instead of surging an
+# extra replica, which would stall on a full GPU quota or a ReadWriteOnce cache (the NIM operator's
+# inferenceservice.yaml uses maxSurge 0 too), at the price of the only replica of a single-replica workload.
+# spec.rollout.maxSurge: 1 starts the successor first (maxUnavailable 0), counted in the project's GPU peak.
+# KServe copies spec.predictor.deploymentStrategy to the Deployment (Standard mode only).
+REPLACE = Rollout(max_surge=0, max_unavailable=1)
+SURGE = Rollout(max_surge=1, max_unavailable=0)
 # Knative waits this long for a revision's first pod before failing it (serving.knative.dev/progress-deadline,
 # knative/serving pkg/apis/serving/register.go); it must cover the start-up probe's window.
 KNATIVE_PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
 KNATIVE_RETENTION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
+
+
+@dataclass(frozen=True)
+class RolloutDecision:
+    rollout: Rollout | None              # the Deployment's strategy (Standard mode)
+    surge_replicas: int
+    down: bool
+
+
+def resolve_rollout(ctx: WorkloadContext, scaling: Scaling, mode: DeploymentMode) -> RolloutDecision:
+    surge = ctx.value(("spec", "rollout", "maxSurge"), None)
+    if mode is DeploymentMode.KNATIVE:
+        # Knative routes to a new revision once it is ready and only then scales the old one down: a rollout
+        # always runs the new revision's pods (min-scale of them, at least its initial scale of 1) beside the old.
+        if surge == 0:
+            ctx.error(("spec", "rollout", "maxSurge"), "in Knative mode a rollout always starts the new revision "
+                      "before it drains the old one", "drop spec.rollout, or run the workload in Standard mode")
+        return RolloutDecision(None, max(1, scaling.min_replicas), down=False)
+    rollout = SURGE if surge == 1 else REPLACE
+    return RolloutDecision(rollout, rollout.max_surge, down=rollout.max_surge == 0 and scaling.min_replicas <= 1)
 
 
 def deployment_mode(env: Environment, scaling: Scaling) -> DeploymentMode:
@@ -70,7 +96,8 @@ def visibility_labels(access: Access) -> Labels:
 
 
 def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
-                      storage: StorageDecision, scaling: Scaling, mode: DeploymentMode, placement: Placement,
+                      storage: StorageDecision, scaling: Scaling, mode: DeploymentMode, rollout: RolloutDecision,
+                      placement: Placement,
                       pull_secrets: tuple[str, ...], pod_labels: Labels, pod_annotations: Labels) -> InferenceService:
     knative = scaling if isinstance(scaling, Knative) else None
     container = Container(
@@ -85,7 +112,8 @@ def inference_service(name: str, annotations_: Labels, labels: Labels, image: st
         min_replicas=scaling.min_replicas, max_replicas=scaling.max_replicas,
         scale_metric=knative.scale_metric if knative else None, scale_target=knative.scale_target if knative else None,
         placement=placement, pod_labels=pod_labels, pod_annotations=pod_annotations,
-        service_account=storage.service_account, rollout=ROLLOUT if mode is DeploymentMode.STANDARD else None,
+        service_account=storage.service_account, rollout=rollout.rollout,
+        surge_replicas=rollout.surge_replicas, down_during_rollout=rollout.down,
         pull_secrets=pull_secrets, pod_security=nim.POD_SECURITY,
         storage_uris=storage.storage_uris, container=container,
         volumes=(SharedMemoryVolume(SHM_VOLUME, compute.shared_memory),) + storage.volumes)

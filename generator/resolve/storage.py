@@ -44,6 +44,21 @@ class StorageDecision:
     annotations: Labels = ()             # on the InferenceService (KServe copies them to the predictor pod)
 
 
+@dataclass(frozen=True)
+class Mounters:
+    """How many pods of a workload may mount its cache at once: its replicas, and a rollout's new ones."""
+
+    max_replicas: int
+    surge: int
+
+    @property
+    def pods(self) -> int:
+        return self.max_replicas + self.surge
+
+    def described(self) -> str:
+        return f"{self.max_replicas} replicas" + (f" and {self.surge} more during a rollout" if self.surge else "")
+
+
 def uses_storage_initializer(spec: dict[str, Any]) -> bool:
     """KServe's storage initializer downloads a uri store before the server starts (an init container)."""
     return "uri" in spec["store"]
@@ -55,11 +70,11 @@ def pull_secret(spec: dict[str, Any]) -> str | None:
     return secret if isinstance(secret, str) else None
 
 
-def resolve_storage(ctx: WorkloadContext, max_replicas: int, image: str, pin: str, labels: Labels,
+def resolve_storage(ctx: WorkloadContext, mounters: Mounters, image: str, pin: str, labels: Labels,
                     pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     store = ctx.spec["store"]
     if "ngc" in store:
-        return _ngc(ctx, store["ngc"], max_replicas, image, pin, labels, pull_secrets)
+        return _ngc(ctx, store["ngc"], mounters, image, pin, labels, pull_secrets)
     if "pvc" in store:
         claim = ctx.value(("spec", "store", "pvc", "claim"))
         path = ctx.value(("spec", "store", "pvc", "path"))
@@ -95,7 +110,7 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any]) -> StorageDecision:
                            service_account=account, annotations=annotations)
 
 
-def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], max_replicas: int, image: str, pin: str, labels: Labels,
+def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: str, pin: str, labels: Labels,
          pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     ctx.value(("spec", "store", "ngc", "secret"))
     key = SecretKeyRef(ngc["secret"], ngc.get("secretKey", NGC_KEY))
@@ -103,7 +118,7 @@ def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], max_replicas: int, image: st
     cache, data_source, warmup = None, None, None
     if "cache" in ngc:
         data_source = ctx.value(("spec", "store", "ngc", "cache", "dataSource"))
-        cache = _cache_claim(ctx, data_source, max_replicas)
+        cache = _cache_claim(ctx, data_source, mounters)
         if cache is None:
             return None
         if ctx.value(("spec", "store", "ngc", "cache", "warmup"), False):
@@ -121,7 +136,7 @@ def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], max_replicas: int, image: st
                            mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),), storage_uris=())
 
 
-def _cache_claim(ctx: WorkloadContext, name: str, max_replicas: int) -> CacheClaim | ExistingClaim | None:
+def _cache_claim(ctx: WorkloadContext, name: str, mounters: Mounters) -> CacheClaim | ExistingClaim | None:
     source = ctx.gallery.datasources.get(name)
     path = ("spec", "store", "ngc", "cache", "dataSource")
     if source is None:
@@ -132,11 +147,14 @@ def _cache_claim(ctx: WorkloadContext, name: str, max_replicas: int) -> CacheCla
     if "existingClaim" in spec:
         return ExistingClaim(spec["existingClaim"])
     pvc = spec["pvc"]
-    shared = max_replicas > 1
+    # a rollout's new pods (Knative's new revision, a surge) mount the claim while the old ones still do
+    shared = mounters.pods > 1
     mode = pvc.get("accessMode") or ("ReadWriteMany" if shared else "ReadWriteOnce")
     if shared and mode != "ReadWriteMany":
-        ctx.error(path, f"data source '{name}' is {mode}, but up to {max_replicas} replicas share the cache",
-                  "replicas on different nodes need ReadWriteMany: drop accessMode or use an RWX data source")
+        ctx.error(path, f"data source '{name}' is {mode}, but up to {mounters.pods} pods share the cache "
+                  f"({mounters.described()})",
+                  "pods on different nodes need ReadWriteMany (a ReadWriteOnce volume stays attached to one node "
+                  "and the others fail with Multi-Attach): drop accessMode or use an RWX data source")
     storage_class = pvc.get("storageClass") or (
         ctx.env.storage_shared_class if mode == "ReadWriteMany" else ctx.env.storage_default_class)
     size = canonical(pvc["size"])

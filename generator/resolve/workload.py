@@ -14,8 +14,8 @@ from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .service import deployment_mode, inference_service, service_annotations, visibility_labels
-from .storage import pull_secret, resolve_storage, uses_storage_initializer
+from .service import deployment_mode, inference_service, resolve_rollout, service_annotations, visibility_labels
+from .storage import Mounters, pull_secret, resolve_storage, uses_storage_initializer
 
 
 def resolve_workload(doc: Document, env: Environment, project: Project, gallery: Gallery,
@@ -31,8 +31,10 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     labels = naming.workload_labels(project.charge_back, metadata.get("labels", {}), ctx.name, project.name)
     image = ref.image if ref else ""
     pulls = nim.pull_secrets(image, pull_secret(ctx.spec))
-    storage = resolve_storage(ctx, scaling.max_replicas, image, decision.pin if decision else "", labels, pulls)
     mode = deployment_mode(env, scaling)
+    rollout = resolve_rollout(ctx, scaling, mode)
+    storage = resolve_storage(ctx, Mounters(scaling.max_replicas, rollout.surge_replicas), image,
+                              decision.pin if decision else "", labels, pulls)
     longest = naming.longest_workload_name(mode)
     if len(ctx.name) > longest:
         ctx.error(("metadata", "name"), f"'{ctx.name}' is {len(ctx.name)} characters: KServe names a Service "
@@ -53,14 +55,14 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     own.update(storage.annotations)
     service = inference_service(
         ctx.name, service_annotations(env, own, scaling, mode, decision, ref.model, ref.version),
-        visibility_labels(access), ref.image, decision, compute, storage, scaling, mode, placement, pulls,
+        visibility_labels(access), ref.image, decision, compute, storage, scaling, mode, rollout, placement, pulls,
         pod_labels=placement.pod_labels,
         pod_annotations=labels_of(dict(pod_annotations)))
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
         store=storage.store, scaling=scaling, access=access, service=service,
-        ingress=ingress_policy(ctx, access, scaling, mode), scrape=scrape(ctx.name, env),
+        ingress=ingress_policy(ctx, access, scaling, mode), scrape=scrape(ctx.name, env, mode),
         peer=mesh.peer_policy(ctx.name, traits.meshed, plaintext_ports(mode)),
         disruption=disruption_budget(ctx, scaling), provenance=tuple(ctx.provenance))
     return workload, ctx.problems

@@ -25,6 +25,10 @@ RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral"
                       "projected", "secret"}
 STANDARD_PROGRESS_DEADLINE_SECONDS = 600   # KServe Standard mode: Kubernetes' default, not configurable
 KNATIVE_QUEUE_PORT = 8012
+# Knative names the serving container's port "user-port" in a revision's pods, whatever the Service called it
+# (knative/serving pkg/apis/serving/v1 UserPortName), beside the queue-proxy's own ports.
+KNATIVE_USER_PORT = "user-port"
+KNATIVE_POD_PORTS = frozenset({KNATIVE_USER_PORT, "queue-port", "http-queueadm", "http-autometric", "http-usermetric"})
 _MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|=)\s*"([^"]*)"')
 _SECONDS = re.compile(r"^([0-9]+)s$")
 
@@ -241,17 +245,19 @@ def scale_to_zero_without_waking(objects: Objects, facts: EnvironmentFacts) -> I
 
 @rule("gpu-rollout-surges")
 def gpu_rollout_surges(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
-    """A surge adds a whole GPU replica per rollout: it stalls on a full quota or a ReadWriteOnce cache."""
+    """A surge adds whole GPU replicas per rollout: it stalls on a full quota or a ReadWriteOnce cache. A
+    workload may choose a surge of one (counted in its project's peak); KServe's default of 25% is never chosen."""
     for o in objects.of("InferenceService"):
         if not in_standard_mode(o):
             continue
         limits = [c.get("resources", {}).get("limits", {}) for c in o.items("spec", "predictor", "containers")]
         if not any(GPU_RESOURCE.match(k) for lim in limits for k in lim):
             continue
-        if o.at("spec", "predictor", "deploymentStrategy", "rollingUpdate", "maxSurge") != 0 \
+        if o.at("spec", "predictor", "deploymentStrategy", "rollingUpdate", "maxSurge") not in (0, 1) \
                 and o.at("spec", "predictor", "deploymentStrategy", "type") != "Recreate":
             yield Violation("gpu-rollout-surges", o, ("spec", "predictor"),
-                            f"InferenceService {o.name} holds GPUs and its rollout may surge (KServe's default is 25%)")
+                            f"InferenceService {o.name} holds GPUs and its rollout may surge by more than the one "
+                            "replica a workload may choose (KServe's default is 25%)")
 
 
 @rule("startup-beyond-progress-deadline")
@@ -296,6 +302,24 @@ def job_not_ordered(objects: Objects, facts: EnvironmentFacts) -> Iterator[Viola
                             f"Job {o.name} is not a PreSync hook replaced before re-creation")
 
 
+@rule("scrape-port-not-in-pod")
+def scrape_port_not_in_pod(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Prometheus scrapes a PodMonitor's endpoint by the name the port has in the running pod: the predictor's
+    own names in Standard mode, Knative's in Knative mode (it renames the serving port to user-port)."""
+    pods = {(o.namespace, o.name): o for o in objects.of("InferenceService")}
+    for monitor in objects.of("PodMonitor"):
+        isvc = pods.get((monitor.namespace, str(monitor.mapping("spec", "selector", "matchLabels").get(ISVC_POD_LABEL))))
+        if isvc is None:
+            continue
+        running = {str(p.get("name")) for c in isvc.items("spec", "predictor", "containers") for p in c.get("ports", [])} \
+            if in_standard_mode(isvc) else KNATIVE_POD_PORTS
+        for i, endpoint in enumerate(monitor.items("spec", "podMetricsEndpoints")):
+            if endpoint.get("port") not in running:
+                yield Violation("scrape-port-not-in-pod", monitor, ("spec", "podMetricsEndpoints", i, "port"),
+                                f"PodMonitor {monitor.name} scrapes port '{endpoint.get('port')}', which the pods of "
+                                f"{isvc.name} do not have ({', '.join(sorted(running))}): no series exist")
+
+
 @rule("scrape-blocked-by-mesh")
 def scrape_blocked_by_mesh(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """Prometheus outside the mesh scrapes in plain text: it has no peer namespace or principal, so an ALLOW rule
@@ -310,8 +334,12 @@ def scrape_blocked_by_mesh(objects: Objects, facts: EnvironmentFacts) -> Iterato
             continue
         ports = {p.get("name"): p.get("containerPort") for c in isvc.items("spec", "predictor", "containers")
                  for p in c.get("ports", [])}
+        if not in_standard_mode(isvc):   # Knative renames the serving port, keeping its number
+            ports = {KNATIVE_USER_PORT: next(iter(ports.values()), None)}
         for endpoint in monitor.items("spec", "podMetricsEndpoints"):
             number = ports.get(endpoint.get("port"))
+            if number is None:
+                continue                 # no such port: scrape-port-not-in-pod says so
             peers = objects.selecting("PeerAuthentication", isvc)
             if not any(o.mapping("spec", "portLevelMtls").get(str(number), {}).get("mode") == "PERMISSIVE" for o in peers):
                 yield Violation("scrape-blocked-by-mesh", monitor, ("spec", "podMetricsEndpoints"),
@@ -371,13 +399,19 @@ def queue_limit_below_quota(objects: Objects, facts: EnvironmentFacts) -> Iterat
 
 @rule("shared-claim-not-read-write-many")
 def shared_claim_not_read_write_many(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
-    """Replicas of one InferenceService may land on several nodes: a claim they all mount must be ReadWriteMany
-    (ReadOnlyMany when every mount is read-only); a ReadWriteOnce volume attaches to one node, and the other
-    replicas stay Pending (kubernetes.io docs storage/persistent-volumes#access-modes)."""
+    """Replicas of one InferenceService, and a rollout's new pods, may land on several nodes: a claim they all
+    mount must be ReadWriteMany (ReadOnlyMany when every mount is read-only); a ReadWriteOnce volume attaches to
+    one node, and the other pods stay Pending (kubernetes.io docs storage/persistent-volumes#access-modes)."""
     claims = {(o.namespace, o.name): o for o in objects.of("PersistentVolumeClaim")}
     for isvc in objects.of("InferenceService"):
         predictor = isvc.mapping("spec", "predictor")
-        if not isinstance(predictor.get("maxReplicas"), int) or predictor["maxReplicas"] < 2:
+        if not isinstance(predictor.get("maxReplicas"), int):
+            continue
+        # a rollout's new pods mount the claim beside the old: Knative starts the new revision first; a surge too
+        surge = isvc.at("spec", "predictor", "deploymentStrategy", "rollingUpdate", "maxSurge") \
+            if in_standard_mode(isvc) else 1
+        pods = predictor["maxReplicas"] + (surge if isinstance(surge, int) else 1)
+        if pods < 2:
             continue
         for volume in isvc.items("spec", "predictor", "volumes"):
             source = volume.get("persistentVolumeClaim") if isinstance(volume, dict) else None
@@ -391,7 +425,8 @@ def shared_claim_not_read_write_many(objects: Objects, facts: EnvironmentFacts) 
             if not shared:
                 yield Violation("shared-claim-not-read-write-many", claim, ("spec", "accessModes"),
                                 f"PersistentVolumeClaim {claim.name} is {', '.join(sorted(modes)) or 'without an access mode'}"
-                                f", but up to {predictor['maxReplicas']} replicas of {isvc.name} mount it")
+                                f", but up to {pods} pods of {isvc.name} mount it (maxReplicas "
+                                f"{predictor['maxReplicas']}, and a rollout's new ones)")
 
 
 @rule("pod-security-restricted")

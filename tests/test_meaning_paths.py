@@ -1,0 +1,184 @@
+"""The paths objects really take on a cluster (issue 13), read from what a build wrote: which port Prometheus
+finds in a running pod, which Pod Security level a meshed namespace enforces and who chose it.
+
+One repository, built once, with an environment per deployment mode and mesh; the inputs a build must refuse
+are resolved apart (no rendering), each in an environment of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run
+from meaning import (ONE_GPU, Objects, add_datasource, add_environment, add_project, add_workload, bare_repo, out_objects,
+                     replicas)
+from nimgen.diagnostics import BuildFailed, Diagnostic
+from nimgen.usecases import compile_all
+
+KNATIVE = {"kserve": {"deploymentMode": "Knative"}, "autoscaling": {"backend": "knative"}}
+ENVIRONMENTS = {
+    "std": {"kserve": {"deploymentMode": "Standard"}, "mesh": {"mode": "sidecar", "cni": True}},
+    "kn": {**KNATIVE, "mesh": {"mode": "sidecar", "cni": True}},
+    "priv": {"kserve": {"deploymentMode": "Standard"}, "mesh": {"mode": "sidecar", "podSecurity": "privileged"}},
+}
+TOKEN = {"type": "authenticated"}
+CACHED = {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "cache"}}}      # a claim nimgen sizes
+SINGLE_NODE_CACHED = {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "node-cache"}}}
+# environment -> workload -> what the workload adds to ONE_GPU at one replica
+WORKLOADS = {
+    "std": {"chat": {"access": TOKEN}, "surge": {"rollout": {"maxSurge": 1}}, "cached": {"store": CACHED}},
+    "kn": {"chat": {"access": TOKEN}, "cached": {"store": CACHED}},
+    "priv": {"chat": {"access": TOKEN}},
+}
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def sidecar_without_cni(root: Path) -> None:
+    """The base environment's mesh as a cluster without Istio's CNI agent that has made no Pod Security choice."""
+    path = root / "environments" / "base" / "environment.yaml"
+    text = path.read_text()
+    assert "podSecurity: privileged" in text
+    path.write_text(text.replace("mesh: {mode: sidecar, podSecurity: privileged}", "mesh: {mode: sidecar}"))
+
+
+def add_datasources(root: Path) -> None:
+    add_datasource(root, "cache", {"pvc": {"size": "100Gi"}})
+    add_datasource(root, "node-cache", {"pvc": {"size": "100Gi", "accessMode": "ReadWriteOnce"}})
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Objects]:
+    root = bare_repo(tmp_path_factory.mktemp("paths") / "repo")
+    sidecar_without_cni(root)
+    add_datasources(root)
+    for env, spec in ENVIRONMENTS.items():
+        add_environment(root, env, spec)
+        add_project(root, env, "team", {"gpus": 8})
+        for name, extra in WORKLOADS[env].items():
+            add_workload(root, env, "team", name, {**ONE_GPU, "scaling": replicas(1), **extra})
+    result = run(root, "build")
+    assert result.exit_code == 0, result.stderr
+    return {env: Objects(out_objects(root, env)) for env in ENVIRONMENTS}
+
+
+# environment -> (spec, {workload: what it adds to ONE_GPU at one replica}): inputs resolved without rendering
+REFUSED = {
+    "silent": ({"mesh": {"mode": "sidecar"}}, {"chat": {"access": TOKEN}}),
+    "unmeshed": ({"mesh": {"mode": "sidecar"}}, {"chat": {"access": {"type": "clusterLocal"}}}),
+    "kn-replace": (KNATIVE, {"chat": {"rollout": {"maxSurge": 0}}}),
+    "kn-single-node": (KNATIVE, {"chat": {"store": SINGLE_NODE_CACHED}}),
+    "std-single-node": ({}, {"chat": {"store": SINGLE_NODE_CACHED}, "surge": {"store": SINGLE_NODE_CACHED,
+                                                                            "rollout": {"maxSurge": 1}}}),
+}
+
+
+@pytest.fixture(scope="module")
+def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Diagnostic]]:
+    root = bare_repo(tmp_path_factory.mktemp("paths-refused") / "repo")
+    sidecar_without_cni(root)
+    add_datasources(root)
+    for env, (spec, workloads) in REFUSED.items():
+        add_environment(root, env, spec)
+        add_project(root, env, "team", {"gpus": 8})
+        for name, extra in workloads.items():
+            add_workload(root, env, "team", name, {**ONE_GPU, "scaling": replicas(1), **extra})
+    try:
+        found = compile_all(root, render=False).problems
+    except BuildFailed as failed:
+        found = list(failed.diagnostics)
+    by_env: dict[str, list[Diagnostic]] = {env: [] for env in REFUSED}
+    for d in found:    # a diagnostic at the shared base environment names its environment
+        (env,) = [env for env in REFUSED if f"environments/{env}/" in d.file or f"environment {env}," in d.message]
+        by_env[env].append(d)
+    return by_env
+
+
+def predictor_port_names(objects: Objects) -> set[str]:
+    isvc = objects.get("InferenceService", "chat", "team")
+    return {p["name"] for c in isvc["spec"]["predictor"]["containers"] for p in c.get("ports", [])}
+
+
+# 2: Prometheus finds the port by the name it has in the running pod
+
+
+def test_a_standard_mode_scrape_names_the_port_the_predictor_declares(out):
+    (endpoint,) = out["std"].get("PodMonitor", "chat", "team")["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] in predictor_port_names(out["std"]) and endpoint["path"] == "/v1/metrics"
+
+
+def test_a_knative_mode_scrape_names_the_port_knative_renames_the_serving_port_to(out):
+    # Knative names the serving container's port user-port in the revision's pods, whatever the spec called it
+    (endpoint,) = out["kn"].get("PodMonitor", "chat", "team")["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "user-port" and endpoint["path"] == "/v1/metrics"
+
+
+# 13: Pod Security privileged only as the environment's stated choice
+
+
+def test_a_meshed_namespace_with_istios_cni_enforces_restricted(out):
+    assert out["std"].get("Namespace", "team")["metadata"]["labels"][PSA_ENFORCE] == "restricted"
+
+
+def test_a_meshed_namespace_without_cni_enforces_privileged_when_the_environment_says_so(out):
+    labels = out["priv"].get("Namespace", "team")["metadata"]["labels"]
+    assert labels[PSA_ENFORCE] == "privileged" and labels["istio-injection"] == "enabled"
+
+
+def test_a_meshed_namespace_without_cni_or_a_stated_choice_is_an_error_at_the_mesh(diagnostics):
+    (error,) = diagnostics["silent"]
+    assert error.file.endswith("environments/base/environment.yaml") and error.path == "spec.mesh"
+    assert "team" in error.message and "podSecurity: privileged" in error.hint and "cni: true" in error.hint
+
+
+def test_without_a_meshed_namespace_the_mesh_needs_no_pod_security_choice(diagnostics):
+    assert diagnostics["unmeshed"] == []
+
+
+# 10: a rollout replaces the only replica unless the workload chooses a surge, which its project's peak counts
+
+
+def strategy(objects: Objects, name: str) -> dict:
+    return objects.get("InferenceService", name, "team")["spec"]["predictor"]["deploymentStrategy"]
+
+
+def test_a_standard_rollout_by_default_stops_a_replica_before_it_starts_one(out):
+    assert strategy(out["std"], "chat") == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+
+
+def test_a_chosen_surge_starts_the_successor_before_any_replica_stops(out):
+    assert strategy(out["std"], "surge") == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+def test_a_knative_rollout_cannot_be_made_to_replace_in_place(diagnostics):
+    (error,) = diagnostics["kn-replace"]
+    assert (error.file, error.path) == ("environments/kn-replace/workloads/chat.yaml", "spec.rollout.maxSurge")
+    assert "new revision before it drains the old one" in error.message
+
+
+# 11: a rollout's new pods mount the cache beside the old ones: Knative's new revision, a surge
+
+
+def claim_of(objects: Objects, name: str) -> dict:
+    isvc = objects.get("InferenceService", name, "team")
+    (claim,) = [v["persistentVolumeClaim"]["claimName"] for v in isvc["spec"]["predictor"]["volumes"]
+                if "persistentVolumeClaim" in v]
+    return objects.get("PersistentVolumeClaim", claim, "team")
+
+
+def test_a_single_replica_standard_cache_is_read_write_once(out):
+    assert claim_of(out["std"], "cached")["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_a_single_replica_knative_cache_is_read_write_many_for_the_next_revision(out):
+    assert claim_of(out["kn"], "cached")["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_a_read_write_once_cache_is_refused_where_a_rollout_mounts_it_twice(diagnostics):
+    (error,) = diagnostics["kn-single-node"]
+    assert (error.file, error.path) == ("environments/kn-single-node/workloads/chat.yaml",
+                                        "spec.store.ngc.cache.dataSource")
+    assert "up to 2 pods share the cache (1 replicas and 1 more during a rollout)" in error.message
+    assert "Multi-Attach" in error.hint
+    (error,) = diagnostics["std-single-node"]        # the surge, not the replacing single replica
+    assert error.file == "environments/std-single-node/workloads/surge.yaml"
