@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nimgen.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress,
+from nimgen.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress, NamespacePeer,
                           DeploymentMode, DisruptionBudget, Fixed, GpuBudget, IngressPolicy, IngressRule,
                           InferenceService, Jwt, LimitRange, Meta, NamespaceObject, Placement, PodSecurity, PodSelector,
                           ProfileDecision, Project, Pvc, Queue, QueueResource, ResourceQuota, Resources, Rollout, Scrape,
@@ -27,7 +27,7 @@ def service(**changes) -> InferenceService:
     isvc = InferenceService(
         meta=Meta("w"), mode=DeploymentMode.STANDARD, min_replicas=1, max_replicas=1, scale_metric=None, scale_target=None,
         placement=Placement((), (), (), (), None, None, ()), pod_labels=(), pod_annotations=(), service_account=None,
-        rollout=Rollout(0, 1), pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000, "RuntimeDefault"),
+        rollout=Rollout(0, 1), surge_replicas=0, down_during_rollout=True, pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000, "RuntimeDefault"),
         storage_uris=(), container=container(), volumes=())
     return replace(isvc, **changes)
 
@@ -44,7 +44,7 @@ def workload(**changes) -> Workload:
         image="nvcr.io/nim/x:1", model=None, model_version=None, profile=ProfileDecision("name", "pin", None),
         compute=Compute(1, WholeGpus(1), "1", "1Gi", "512Mi"), store=Pvc("claim", None), scaling=Fixed(1, 1),
         access=ClusterLocal(), service=service(),
-        ingress=IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule(("monitoring",), (8000,)), IngressRule(("ns",), (8000,)))),
+        ingress=IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule((NamespacePeer("monitoring"),), (8000,)), IngressRule((NamespacePeer("ns"),), (8000,)))),
         scrape=Scrape(Meta("w"), SELECTOR, "http1", "/v1/metrics", (("serving.kserve.io/inferenceservice", "inferenceservice"),)),
         peer=None, disruption=None)
     return replace(w, **changes)

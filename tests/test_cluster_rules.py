@@ -76,6 +76,18 @@ def test_an_unreachable_inference_service_without_the_cluster_local_label_is_ref
     only(violations(files, "staging"), "cluster-local-label")
 
 
+def test_an_exposed_inference_service_whose_policy_admits_other_pods_of_the_gateway_namespace_is_refused(rendered):
+    gateway = EnvironmentFacts("staging", "istio-system", "0.20", (("istio", "ingressgateway"),))
+    assert violations(rendered["staging"], "staging", gateway) == []
+    def other_pods(o: dict) -> None:
+        for rule in o["spec"]["ingress"]:
+            for peer in rule["from"]:
+                if peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "istio-system"}:
+                    peer["podSelector"] = {"matchLabels": {"istio": "egressgateway"}}
+    found = violations(broken(rendered, "staging", "NetworkPolicy", "llama-8b-chat-ingress", other_pods), "staging", gateway)
+    only(found, "cluster-local-label")
+
+
 # 3, 4: metrics nobody scrapes; a scrape the mesh refuses
 
 

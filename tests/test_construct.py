@@ -9,7 +9,7 @@ import pytest
 
 from builders import SELECTOR, container, jwt, pdb, project, service, workload
 from nimgen.construct import synthesize
-from nimgen.model import (ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, Keda, KedaHttp,
+from nimgen.model import (ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, NamespacePeer, Keda, KedaHttp,
                              Knative, Meta, PeerPolicy, Public, ScaleTarget, SecretKeyRef, WakeService, Waypoint,
                           ClusterQueues, ServiceTarget, TokenlessRule)
 
@@ -153,8 +153,8 @@ def test_group_access_requires_the_claim_value_as_well_as_a_token():
 
 
 def test_network_policy_admits_exactly_the_decided_namespaces_on_their_ports():
-    policy = IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule(("monitoring",), (8000,)),
-                                                         IngressRule(("ns", "istio-system"), (8012, 8022))))
+    policy = IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule((NamespacePeer("monitoring"),), (8000,)),
+                                                         IngressRule((NamespacePeer("ns"), NamespacePeer("istio-system")), (8012, 8022))))
     spec = objects(workload(ingress=policy))[("NetworkPolicy", "w-ingress")]["spec"]
     assert spec["podSelector"] == {"matchLabels": dict(SELECTOR)} and spec["policyTypes"] == ["Ingress"]
     admitted = [({peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in rule["from"]},

@@ -16,11 +16,15 @@ from meaning import (ONE_GPU, Objects, add_datasource, add_environment, add_proj
 from nimgen.diagnostics import BuildFailed, Diagnostic
 from nimgen.usecases import compile_all
 
+GATEWAY_PODS = {"gateway.networking.k8s.io/gateway-name": "kserve-ingress-gateway"}
 KNATIVE = {"kserve": {"deploymentMode": "Knative"}, "autoscaling": {"backend": "knative"}}
 ENVIRONMENTS = {
     "std": {"kserve": {"deploymentMode": "Standard"}, "mesh": {"mode": "sidecar", "cni": True}},
     "kn": {**KNATIVE, "mesh": {"mode": "sidecar", "cni": True}},
     "priv": {"kserve": {"deploymentMode": "Standard"}, "mesh": {"mode": "sidecar", "podSecurity": "privileged"}},
+    "gw": {"ingress": {"gateway": {"namespace": "kserve", "podLabels": GATEWAY_PODS}},
+           "policy": {"allowPublicEndpoints": True}},
+    "gw-kn": {**KNATIVE, "ingress": {"gatewayNamespace": "knative-gateways"}, "policy": {"allowPublicEndpoints": True}},
 }
 TOKEN = {"type": "authenticated"}
 CACHED = {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "cache"}}}      # a claim nimgen sizes
@@ -30,6 +34,8 @@ WORKLOADS = {
     "std": {"chat": {"access": TOKEN}, "surge": {"rollout": {"maxSurge": 1}}, "cached": {"store": CACHED}},
     "kn": {"chat": {"access": TOKEN}, "cached": {"store": CACHED}},
     "priv": {"chat": {"access": TOKEN}},
+    "gw": {"chat": {"access": {"type": "public"}}},
+    "gw-kn": {"chat": {"access": {"type": "public"}}},
 }
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 
@@ -68,6 +74,7 @@ REFUSED = {
     "unmeshed": ({"mesh": {"mode": "sidecar"}}, {"chat": {"access": {"type": "clusterLocal"}}}),
     "kn-replace": (KNATIVE, {"chat": {"rollout": {"maxSurge": 0}}}),
     "kn-single-node": (KNATIVE, {"chat": {"store": SINGLE_NODE_CACHED}}),
+    "gw-twice": ({"ingress": {"gatewayNamespace": "kserve", "gateway": {"namespace": "kserve"}}}, {}),
     "std-single-node": ({}, {"chat": {"store": SINGLE_NODE_CACHED}, "surge": {"store": SINGLE_NODE_CACHED,
                                                                             "rollout": {"maxSurge": 1}}}),
 }
@@ -182,3 +189,34 @@ def test_a_read_write_once_cache_is_refused_where_a_rollout_mounts_it_twice(diag
     assert "Multi-Attach" in error.hint
     (error,) = diagnostics["std-single-node"]        # the surge, not the replacing single replica
     assert error.file == "environments/std-single-node/workloads/surge.yaml"
+
+
+# 12: the gateway's pods, not its whole namespace, and wherever KServe runs them
+
+
+def peers_on(objects: Objects, port: int) -> list[dict]:
+    policy = objects.get("NetworkPolicy", "chat-ingress", "team")
+    return [peer for rule in policy["spec"]["ingress"] if any(p["port"] == port for p in rule["ports"])
+            for peer in rule["from"]]
+
+
+def gateway_peers(objects: Objects, port: int, namespace: str) -> list[dict]:
+    return [p for p in peers_on(objects, port)
+            if p.get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": namespace}]
+
+
+def test_an_exposed_workload_admits_the_gateways_pods_in_the_gateways_namespace(out):
+    (peer,) = gateway_peers(out["gw"], 8000, "kserve")
+    # one peer holding both selectors: those pods of that namespace (two peers would admit either)
+    assert peer["podSelector"] == {"matchLabels": GATEWAY_PODS}
+    assert gateway_peers(out["gw"], 8000, "istio-system") == []     # the base environment's namespace is superseded
+
+
+def test_the_older_gateway_namespace_admits_every_pod_of_it(out):
+    (peer,) = gateway_peers(out["gw-kn"], 8012, "knative-gateways")
+    assert "podSelector" not in peer
+
+
+def test_the_gateway_namespace_twice_in_one_file_is_an_error(diagnostics):
+    (error,) = diagnostics["gw-twice"]
+    assert (error.file, error.path) == ("environments/gw-twice/environment.yaml", "spec.ingress.gatewayNamespace")

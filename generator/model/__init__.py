@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from .common import Labels, Meta, Provenance, labels_of
-from .environment import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity,
+from .environment import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, IngressGateway,
                           KaiScheduler, KServe, Mesh, MetricSource, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint,
                           WakeByKedaHttp, WakeByKnative)
 from .profiles import Profile, ProfileDecision, Rejection, Selection
@@ -19,7 +19,7 @@ from .workload import (Access, CacheClaim, ClaimRule, ClaimVolume, ClusterLocal,
                        ContainerSecurity, DisruptionBudget, GpuRequest, MigSlice, PodSelector, PolicyBinding, ServiceTarget,
                        WholeGpus, EmptyDirVolume, EnvVar, ExistingClaim, Fixed, Hpa,
                        InferenceService, IngressPolicy, IngressRule, Jwt, Keda, KedaHttp, Knative, MatchExpression,
-                       Mount, Ngc, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
+                       Mount, NamespacePeer, AddressPeer, Ngc, Peer, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
                        Resources, Rollout, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Store,
                        StorageUri, TokenlessRule, Toleration, Uri, Volume, WakeService, WarmupJob, Workload)
 
@@ -56,12 +56,14 @@ OutputFile = Union[Workload, Project, ClusterQueues]
 
 
 __all__ = [
-    "Access", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
+    "Access", "AddressPeer", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
     "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler",
     "DeploymentMode", "DisruptionBudget", "EmptyDirVolume", "EnvVar", "Environment", "ExistingClaim", "Fixed",
-    "GpuBudget", "GpuRequest", "Hpa", "Identity", "InferenceService", "IngressPolicy", "IngressRule", "Jwt",
+    "GpuBudget", "GpuRequest", "Hpa", "Identity", "IngressGateway", "InferenceService", "IngressPolicy",
+    "IngressRule", "Jwt",
     "KServe", "KaiScheduler", "Keda", "KedaHttp", "Knative", "Labels", "LimitRange", "MatchExpression", "Mesh",
-    "Meta", "MetricSource", "MigSlice", "Mount", "NamespaceObject", "Ngc", "NodePool", "OutputFile", "PeerPolicy",
+    "Meta", "MetricSource", "MigSlice", "Mount", "NamespaceObject", "NamespacePeer", "Ngc", "NodePool", "OutputFile", "Peer",
+    "PeerPolicy",
     "Placement", "PodSecurity", "PodSelector", "PolicyBinding", "Port", "PreferredTerm", "Prerequisite", "Probe",
     "Profile", "ProfileDecision", "Project", "Provenance", "Public", "Pvc", "Queue", "QueueResource", "Rejection",
     "ResolvedEnvironment", "ResourceQuota", "Resources", "Rollout", "ScaleFromZero", "ScaleTarget", "Scaling",

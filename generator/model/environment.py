@@ -72,6 +72,15 @@ class KServe:
 
 
 @dataclass(frozen=True)
+class IngressGateway:
+    """The pods through which outside callers reach exposed workloads: a namespace, and there the pods with
+    pod_labels (every pod of it when empty)."""
+
+    namespace: str
+    pod_labels: Labels
+
+
+@dataclass(frozen=True)
 class Sidecar:
     """Istio injects a proxy into each pod of a labelled namespace."""
 
@@ -146,7 +155,7 @@ class Environment:
     node_pools: tuple[NodePool, ...]
     storage_default_class: str | None
     storage_shared_class: str | None
-    gateway_namespace: str
+    gateway: IngressGateway
     monitoring_namespace: str
     scrape_labels: Labels                # labels the Prometheus' podMonitorSelector selects
     knative_namespace: str               # where Knative's activator and autoscaler run

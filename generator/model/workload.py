@@ -353,9 +353,31 @@ class DisruptionBudget:
 
 
 @dataclass(frozen=True)
+class NamespacePeer:
+    """Pods of a namespace: all of them, or those carrying pod_labels."""
+
+    namespace: str
+    pod_labels: Labels = ()
+
+
+@dataclass(frozen=True)
+class AddressPeer:
+    """Connections from an address range (e.g. kubelet probes, which ambient ztunnel sends from a fixed address)."""
+
+    cidr: str
+
+
+Peer = Union[NamespacePeer, AddressPeer]
+
+
+@dataclass(frozen=True)
 class IngressRule:
-    namespaces: tuple[str, ...]
+    peers: tuple[Peer, ...]
     ports: tuple[int, ...]
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(p.namespace for p in self.peers if isinstance(p, NamespacePeer))
 
 
 @dataclass(frozen=True)
@@ -366,8 +388,6 @@ class IngressPolicy:
     selector: Labels
     rules: tuple[IngressRule, ...]
 
-    def admits(self, namespace: str, port: int) -> bool:
-        return any(namespace in r.namespaces and port in r.ports for r in self.rules)
 
 
 @dataclass(frozen=True)

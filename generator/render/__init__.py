@@ -94,7 +94,7 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
 
 def facts_of(resolved: ResolvedEnvironment) -> cluster_rules.EnvironmentFacts:
     env = resolved.environment
-    return cluster_rules.EnvironmentFacts(env.name, env.gateway_namespace, env.kserve.version)
+    return cluster_rules.EnvironmentFacts(env.name, env.gateway.namespace, env.kserve.version, env.gateway.pod_labels)
 
 
 def with_shared_files(checked: dict[str, tuple[str, list[dict[str, Any]]]], files: dict[str, str]) -> dict[str, tuple[str, list[dict[str, Any]]]]:

@@ -33,7 +33,7 @@ def reserved_namespaces(env: Environment) -> dict[str, str]:
     found[env.knative_namespace] = "Knative (spec.knative.namespace)"
     if isinstance(env.scale_from_zero, WakeByKedaHttp):
         found[env.scale_from_zero.interceptor_namespace] = "the KEDA HTTP interceptor"
-    found[env.gateway_namespace] = "the ingress gateway (spec.ingress.gatewayNamespace)"
+    found[env.gateway.namespace] = "the ingress gateway (spec.ingress.gateway)"
     return found
 
 

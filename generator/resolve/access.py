@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any, assert_never
 
 from ..model import (Access, Ambient, ClaimRule, ClusterLocal, DeploymentMode, IngressPolicy, IngressRule, Jwt, KedaHttp,
-                     Meta, PodSelector, PolicyBinding, Public, Scaling, ServiceTarget, Sidecar, TokenlessRule,
+                     Meta, NamespacePeer, PodSelector, PolicyBinding, Public, Scaling, ServiceTarget, Sidecar, TokenlessRule,
                      WakeByKedaHttp)
 from . import naming, nim
 from .context import WorkloadContext
@@ -80,7 +80,7 @@ def tokenless_rules(ctx: WorkloadContext, mode: DeploymentMode) -> tuple[Tokenle
       ISTIO-SECURITY-2021-003), so notNamespaces matches it while the gateway (mTLS, in the mesh) does not.
     - In Knative mode, the activator's and autoscaler's probes and scrapes from Knative's namespace.
     """
-    rules = [TokenlessRule(paths=(nim.METRICS_PATH,), methods=("GET",), not_from_namespaces=(ctx.env.gateway_namespace,))]
+    rules = [TokenlessRule(paths=(nim.METRICS_PATH,), methods=("GET",), not_from_namespaces=(ctx.env.gateway.namespace,))]
     if mode is DeploymentMode.KNATIVE:
         rules.append(TokenlessRule(paths=KNATIVE_SYSTEM_PATHS, from_namespaces=(ctx.env.knative_namespace,)))
     return tuple(rules)
@@ -105,15 +105,17 @@ def plaintext_ports(mode: DeploymentMode) -> tuple[int, ...]:
 
 def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, mode: DeploymentMode) -> IngressPolicy:
     """Who may open connections to the predictor pods, port by port."""
-    env, own = ctx.env, ctx.project.namespace
+    env = ctx.env
+    own, gateway = NamespacePeer(ctx.project.namespace), NamespacePeer(env.gateway.namespace, env.gateway.pod_labels)
+    knative = NamespacePeer(env.knative_namespace)
     exposed = not isinstance(access, ClusterLocal)
-    rules = [IngressRule((env.monitoring_namespace,), (nim.PORT,))]   # Prometheus scrapes NIM's /v1/metrics
+    rules = [IngressRule((NamespacePeer(env.monitoring_namespace),), (nim.PORT,))]   # Prometheus scrapes /v1/metrics
     if mode is DeploymentMode.KNATIVE:
-        rules.append(IngressRule((own, env.gateway_namespace, env.knative_namespace), (KNATIVE_QUEUE_PORT,)))
-        rules.append(IngressRule((env.knative_namespace,), (KNATIVE_ADMIN_PORT, KNATIVE_AUTOSCALER_METRICS_PORT)))
+        rules.append(IngressRule((own, gateway, knative), (KNATIVE_QUEUE_PORT,)))
+        rules.append(IngressRule((knative,), (KNATIVE_ADMIN_PORT, KNATIVE_AUTOSCALER_METRICS_PORT)))
     else:
-        callers = [own] + ([env.gateway_namespace] if exposed else [])
+        callers = [own] + ([gateway] if exposed else [])
         if isinstance(scaling, KedaHttp) and isinstance(env.scale_from_zero, WakeByKedaHttp):
-            callers.append(env.scale_from_zero.interceptor_namespace)
+            callers.append(NamespacePeer(env.scale_from_zero.interceptor_namespace))
         rules.append(IngressRule(tuple(callers), (nim.PORT,)))
     return IngressPolicy(Meta(naming.ingress_policy(ctx.name)), naming.pod_selector(ctx.name), tuple(rules))

@@ -7,7 +7,7 @@ from typing import Any
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
 from ..model import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
-                     KServe, Mesh, MetricSource, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
+                     IngressGateway, KServe, Mesh, MetricSource, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
                      WakeByKnative, labels_of)
 from ..quantities import canonical
 from .monitoring import query_problems
@@ -37,6 +37,7 @@ def kserve(version: str) -> KServe:
 
 
 DEFAULT_KNATIVE_NAMESPACE = "knative-serving"
+DEFAULT_GATEWAY_NAMESPACE = "istio-system"  # Istio's ingress gateway, which KServe's Istio ingress routes through
 DEFAULT_KEDA_NAMESPACE = "keda"            # the HTTP add-on's chart installs its interceptor beside KEDA
 # The interceptor proxy Service and port of the KEDA HTTP add-on (http-add-on config/interceptor/proxy-service.yaml).
 KEDA_INTERCEPTOR_SERVICE = "keda-add-ons-http-interceptor-proxy"
@@ -52,6 +53,14 @@ def mesh_of(spec: dict[str, Any]) -> Mesh:
     if spec.get("mode", "sidecar") == "ambient":
         return Ambient()
     return Sidecar(spec.get("revision"), spec.get("cni", False), spec.get("podSecurity") == "privileged")
+
+
+def gateway_of(spec: dict[str, Any]) -> IngressGateway:
+    """ingress.gateway names the gateway's namespace and pods; ingress.gatewayNamespace, the older form, the
+    namespace alone (every pod of it)."""
+    if "gateway" in spec:
+        return IngressGateway(spec["gateway"]["namespace"], labels_of(spec["gateway"].get("podLabels")))
+    return IngressGateway(spec.get("gatewayNamespace", DEFAULT_GATEWAY_NAMESPACE), ())
 
 
 def scale_from_zero_of(spec: dict[str, Any] | None) -> ScaleFromZero | None:
@@ -101,7 +110,7 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         node_pools=pools,
         storage_default_class=spec.get("storage", {}).get("defaultClass"),
         storage_shared_class=spec.get("storage", {}).get("sharedClass"),
-        gateway_namespace=spec.get("ingress", {}).get("gatewayNamespace", "istio-system"),
+        gateway=gateway_of(spec.get("ingress", {})),
         monitoring_namespace=spec.get("monitoring", {}).get("namespace", "monitoring"),
         scrape_labels=labels_of(spec.get("monitoring", {}).get("podMonitorLabels")),
         knative_namespace=spec.get("knative", {}).get("namespace", DEFAULT_KNATIVE_NAMESPACE),
@@ -137,10 +146,18 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
                                        "in Knative mode Knative's activator wakes workloads from zero; the KEDA HTTP "
                                        "add-on scales Deployments, which Knative mode does not create",
                                        "use scaleFromZero: {via: knative}"))
-    shared = {"gateway": env.gateway_namespace, "monitoring": env.monitoring_namespace, "knative": env.knative_namespace}
+    ingress = doc.data["spec"].get("ingress", {})
+    # gateway supersedes an inherited gatewayNamespace; both in one file say the namespace twice
+    if "gateway" in ingress and "gatewayNamespace" in ingress and \
+            doc.where(("spec", "ingress", "gateway"))[0] == doc.where(("spec", "ingress", "gatewayNamespace"))[0]:
+        problems.append(doc.diagnostic(("spec", "ingress", "gatewayNamespace"), "ingress.gateway supersedes "
+                                       "ingress.gatewayNamespace: set the namespace once",
+                                       "drop gatewayNamespace and keep gateway.namespace"))
+    shared = {"gateway": env.gateway.namespace, "monitoring": env.monitoring_namespace, "knative": env.knative_namespace}
     if isinstance(env.scale_from_zero, WakeByKedaHttp):
         shared["KEDA HTTP interceptor"] = env.scale_from_zero.interceptor_namespace
-    where = {"gateway": ("spec", "ingress", "gatewayNamespace"), "monitoring": ("spec", "monitoring", "namespace"),
+    where = {"gateway": ("spec", "ingress", "gateway", "namespace") if "gateway" in ingress
+             else ("spec", "ingress", "gatewayNamespace"), "monitoring": ("spec", "monitoring", "namespace"),
              "knative": ("spec", "knative", "namespace"),
              "KEDA HTTP interceptor": ("spec", "autoscaling", "scaleFromZero", "interceptorNamespace")}
     seen_ns: dict[str, str] = {}

@@ -16,6 +16,12 @@ def _names(values: Iterable[str]) -> str:
     return ", ".join(f"`{v}`" for v in sorted(set(values)))
 
 
+def gateway_described(env: Environment) -> str:
+    gateway = env.gateway
+    pods = ", ".join(f"{k}={v}" for k, v in gateway.pod_labels)
+    return f"`{gateway.namespace}`" + (f" (its pods labelled `{pods}`)" if pods else "")
+
+
 def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tuple[Workload, ...]) -> tuple[Prerequisite, ...]:
     found: list[Prerequisite] = []
 
@@ -46,7 +52,7 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
             revision = f" revision `{env.mesh.revision}`" if env.mesh.revision else ""
             cni = " with its CNI agent" if env.mesh.cni else ""
             need("token access", f"Istio{revision}{cni} injecting sidecars into labelled namespaces; its ingress gateway "
-                                 f"in `{env.gateway_namespace}`")
+                                 f"in {gateway_described(env)}")
         if env.identity is not None:
             need("token access", f"the identity provider {env.identity.issuer}, its keys at {env.identity.jwks_uri} "
                                  "reachable from istiod")
@@ -54,7 +60,8 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
         need("token access", "native sidecars (Kubernetes 1.29 or later) for pods whose storage initializer downloads "
                              "through the mesh")
     if any(not isinstance(w.access, ClusterLocal) for w in workloads):
-        need("exposed endpoints", f"KServe's ingress (Gateway API or Istio) through the gateway in `{env.gateway_namespace}`")
+        need("exposed endpoints", f"KServe's ingress (Gateway API or Istio) through the gateway in {gateway_described(env)}; the "
+             "workloads' NetworkPolicies admit only those pods")
     if DeploymentMode.KNATIVE in modes:
         need("knative", f"Knative Serving in `{env.knative_namespace}` with the features kubernetes.podspec-affinity, "
                         "-tolerations, -securitycontext, -emptydir, -persistent-volume-claim (and -write), "

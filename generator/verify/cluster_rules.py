@@ -40,6 +40,7 @@ class EnvironmentFacts:
     name: str
     gateway_namespace: str
     kserve_version: str                  # major.minor
+    gateway_pod_labels: tuple[tuple[str, str], ...] = ()   # the gateway's pods in its namespace (all when empty)
 
 
 @dataclass(frozen=True)
@@ -179,20 +180,33 @@ def istio_policy_without_proxy(objects: Objects, facts: EnvironmentFacts) -> Ite
                             "injection: nothing enforces it")
 
 
+def admits_gateway(peer: Any, facts: EnvironmentFacts) -> bool:
+    """A NetworkPolicy peer that lets the gateway's pods in: its namespace, and no pod selector or one the
+    gateway's pod labels satisfy."""
+    if not isinstance(peer, dict):
+        return False
+    namespace = (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+    pods = peer.get("podSelector", {})
+    wanted = pods.get("matchLabels", {}) if isinstance(pods, dict) else None
+    return namespace == facts.gateway_namespace and isinstance(wanted, dict) \
+        and set(wanted.items()) <= set(facts.gateway_pod_labels)
+
+
 @rule("cluster-local-label")
 def cluster_local_label(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
-    """An InferenceService no gateway may reach must not get an external route from KServe either."""
+    """An InferenceService no gateway may reach must not get an external route from KServe either; one that
+    KServe publishes must let the gateway's pods (its namespace, and there the pods it names) reach it."""
     for isvc in objects.of("InferenceService"):
         mine = objects.selecting("NetworkPolicy", isvc)
-        reachable = any(peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
-                        == facts.gateway_namespace
+        reachable = any(admits_gateway(peer, facts)
                         for p in mine for r in p.items("spec", "ingress") for peer in r.get("from", []))
         labels = isvc.mapping("metadata", "labels")
         if mine and not reachable and (labels.get("networking.kserve.io/visibility") != "cluster-local"
                                        or labels.get("networking.knative.dev/visibility") != "cluster-local"):
             yield Violation("cluster-local-label", isvc, ("metadata", "labels"),
-                            f"InferenceService {isvc.name} is not reachable from the gateway, but lacks the "
-                            "cluster-local visibility labels: KServe would still publish an external route")
+                            f"InferenceService {isvc.name} is not reachable from the gateway's pods in "
+                            f"{facts.gateway_namespace}, but lacks the cluster-local visibility labels: KServe "
+                            "would still publish an external route that ends at its NetworkPolicy")
 
 
 @rule("metric-without-scrape")
