@@ -233,6 +233,13 @@ def test_a_knative_rollout_onto_a_read_write_once_cache_claim_is_refused(rendere
     assert "up to 2 pods" in found[0]
 
 
+def test_a_nim_cache_in_a_read_only_download_is_refused(rendered):
+    # staging's llama-8b-batch reads a storage URI: NIM_CACHE_PATH is the initializer's download
+    files = broken(rendered, "staging", "InferenceService", "llama-8b-batch",
+                   lambda o: o["metadata"]["annotations"].pop("storage.kserve.io/readonly"))
+    only(violations(files, "staging"), "uri-cache-read-only")
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []

@@ -34,7 +34,7 @@ WORKLOADS = {
     "std": {"chat": {"access": TOKEN}, "surge": {"rollout": {"maxSurge": 1}}, "cached": {"store": CACHED}},
     "kn": {"chat": {"access": TOKEN}, "cached": {"store": CACHED}},
     "priv": {"chat": {"access": TOKEN}},
-    "gw": {"chat": {"access": {"type": "public"}}},
+    "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}}},
     "gw-kn": {"chat": {"access": {"type": "public"}}},
 }
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -220,3 +220,32 @@ def test_the_older_gateway_namespace_admits_every_pod_of_it(out):
 def test_the_gateway_namespace_twice_in_one_file_is_an_error(diagnostics):
     (error,) = diagnostics["gw-twice"]
     assert (error.file, error.path) == ("environments/gw-twice/environment.yaml", "spec.ingress.gatewayNamespace")
+
+
+# 9: NIM writes into a cache it downloads to; a pre-staged store it only reads
+
+
+def annotations(objects: Objects, name: str) -> dict:
+    return objects.get("InferenceService", name, "team")["metadata"].get("annotations", {})
+
+
+def cache_path(objects: Objects, name: str) -> str:
+    (container,) = objects.get("InferenceService", name, "team")["spec"]["predictor"]["containers"]
+    (value,) = [e["value"] for e in container["env"] if e["name"] == "NIM_CACHE_PATH"]
+    return value
+
+
+def test_a_uri_store_is_downloaded_into_a_cache_kserve_mounts_writable(out):
+    isvc = out["gw"].get("InferenceService", "fetch", "team")
+    (uri,) = isvc["spec"]["predictor"]["storageUris"]
+    assert cache_path(out["gw"], "fetch") == uri["mountPath"]        # NIM's cache is the initializer's download
+    assert annotations(out["gw"], "fetch")["storage.kserve.io/readonly"] == "false"
+
+
+def test_a_pvc_store_is_pre_staged_and_mounted_read_only(out):
+    predictor = out["gw"].get("InferenceService", "chat", "team")["spec"]["predictor"]
+    (container,) = predictor["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == cache_path(out["gw"], "chat")]
+    (volume,) = [v for v in predictor["volumes"] if v["name"] == mount["name"]]
+    assert mount["readOnly"] is True and volume["persistentVolumeClaim"] == {"claimName": "weights", "readOnly": True}
+    assert "storage.kserve.io/readonly" not in annotations(out["gw"], "chat")

@@ -31,6 +31,12 @@ HF_TOKEN = "HF_TOKEN"
 # KServe mounts the credentials of this Secret into its storage initializer (hf://: key HF_TOKEN), ahead of the
 # service account's secrets (kserve pkg/credentials: storageSecretNameAnnotation).
 STORAGE_SECRET_ANNOTATION = "serving.kserve.io/storageSecretName"
+# KServe mounts the storage initializer's download into the serving container read-only unless this annotation
+# says "false" (KServe docs, inferenceservice-config "Mount PVC Volume with Read-Write": per-service key
+# storage.kserve.io/readonly, default true). NIM_CACHE_PATH points there, and NIM writes into its cache whatever
+# the download lacks (a profile's files, engines it builds): the cache must be writable when NIM downloads into
+# it. A pvc store stays read-only: it is pre-staged whole, so NIM reads it and never writes.
+STORAGE_READ_WRITE = ("storage.kserve.io/readonly", "false")
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any]) -> StorageDecision:
     account = ctx.value(("spec", "store", "uri", "serviceAccount")) if isinstance(given, dict) else None
     token = ctx.value(("spec", "store", "uri", "tokenSecret")) if isinstance(given, dict) else None
     env = [EnvVar("NIM_CACHE_PATH", nim.URI_MOUNT)]
-    annotations: Labels = ()
+    annotations: Labels = (STORAGE_READ_WRITE,)
     if uri.startswith("hf://"):
         env.append(EnvVar("NIM_MODEL_NAME", nim.URI_MOUNT))
     if token is not None:
@@ -100,7 +106,7 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any]) -> StorageDecision:
             ctx.error(("spec", "store", "uri", "tokenSecret"), f"a token Secret is for hf:// URIs, not {uri.split('://')[0]}://",
                       "object stores take their credentials from the serviceAccount's secrets")
         env.append(EnvVar(HF_TOKEN, secret=SecretKeyRef(token, HF_TOKEN)))
-        annotations = ((STORAGE_SECRET_ANNOTATION, token),)
+        annotations += ((STORAGE_SECRET_ANNOTATION, token),)
     # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI
     modern = ctx.env.kserve.storage_uris
     if not modern:

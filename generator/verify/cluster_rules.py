@@ -25,6 +25,7 @@ RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral"
                       "projected", "secret"}
 STANDARD_PROGRESS_DEADLINE_SECONDS = 600   # KServe Standard mode: Kubernetes' default, not configurable
 KNATIVE_QUEUE_PORT = 8012
+DEFAULT_STORAGE_MOUNT = "/mnt/models"      # where KServe's storage initializer puts a storage URI's files
 # Knative names the serving container's port "user-port" in a revision's pods, whatever the Service called it
 # (knative/serving pkg/apis/serving/v1 UserPortName), beside the queue-proxy's own ports.
 KNATIVE_USER_PORT = "user-port"
@@ -441,6 +442,26 @@ def shared_claim_not_read_write_many(objects: Objects, facts: EnvironmentFacts) 
                                 f"PersistentVolumeClaim {claim.name} is {', '.join(sorted(modes)) or 'without an access mode'}"
                                 f", but up to {pods} pods of {isvc.name} mount it (maxReplicas "
                                 f"{predictor['maxReplicas']}, and a rollout's new ones)")
+
+
+@rule("uri-cache-read-only")
+def uri_cache_read_only(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """KServe mounts a storage URI's download read-only into the serving container unless the InferenceService
+    says storage.kserve.io/readonly: "false"; NIM writes into NIM_CACHE_PATH what the download lacks."""
+    for isvc in objects.of("InferenceService"):
+        predictor = isvc.mapping("spec", "predictor")
+        mounts = {str(u.get("mountPath", DEFAULT_STORAGE_MOUNT)) for u in isvc.items("spec", "predictor", "storageUris")
+                  if isinstance(u, dict)}
+        if any(isinstance(c, dict) and "storageUri" in c for c in predictor.values()) or \
+                any(e.get("name") == "STORAGE_URI" for c in isvc.items("spec", "predictor", "containers") for e in c.get("env", [])):
+            mounts.add(DEFAULT_STORAGE_MOUNT)
+        caches = {e.get("value") for c in isvc.items("spec", "predictor", "containers") for e in c.get("env", [])
+                  if isinstance(e, dict) and e.get("name") == "NIM_CACHE_PATH"}
+        read_only = isvc.mapping("metadata", "annotations").get("storage.kserve.io/readonly", "true") != "false"
+        if read_only and any(str(cache).startswith(m.rstrip("/")) for cache in caches for m in mounts):
+            yield Violation("uri-cache-read-only", isvc, ("metadata", "annotations"),
+                            f"InferenceService {isvc.name} keeps NIM's cache in the storage initializer's download, "
+                            "which KServe mounts read-only without storage.kserve.io/readonly: \"false\"")
 
 
 @rule("pod-security-restricted")
