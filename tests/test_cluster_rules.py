@@ -186,6 +186,13 @@ def test_a_startup_window_beyond_the_progress_deadline_is_refused(rendered):
          "startup-beyond-progress-deadline")
 
 
+def test_a_standard_startup_window_that_leaves_no_time_to_pull_the_image_is_refused(rendered):
+    def whole_deadline(o: dict) -> None:       # 60 x 10s: the whole 600s, nothing left for scheduling and the pull
+        o["spec"]["predictor"]["containers"][0]["startupProbe"]["failureThreshold"] = 60
+    only(violations(broken(rendered, "prod", "InferenceService", "llama-70b-chat", whole_deadline), "prod"),
+         "startup-beyond-progress-deadline")
+
+
 # 11: pods outside Pod Security restricted
 
 

@@ -68,6 +68,8 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Objects]:
     return {env: Objects(out_objects(root, env)) for env in ENVIRONMENTS}
 
 
+LARGE = {"model": {"nim": "meta/llama-3.1-70b-instruct", "version": "1.14.0"},
+         "profile": {"name": "tensorrt_llm-l40s-bf16-tp4-throughput"}}
 # environment -> (spec, {workload: what it adds to ONE_GPU at one replica}): inputs resolved without rendering
 REFUSED = {
     "silent": ({"mesh": {"mode": "sidecar"}}, {"chat": {"access": TOKEN}}),
@@ -75,6 +77,12 @@ REFUSED = {
     "kn-replace": (KNATIVE, {"chat": {"rollout": {"maxSurge": 0}}}),
     "kn-single-node": (KNATIVE, {"chat": {"store": SINGLE_NODE_CACHED}}),
     "gw-twice": ({"ingress": {"gatewayNamespace": "kserve", "gateway": {"namespace": "kserve"}}}, {}),
+    # a 140 GB download: 1,120 s at 1 Gb/s, where a Standard-mode start has 420 s
+    "slow": ({}, {"cold": {**LARGE, "store": {"ngc": {"secret": "ngc-api"}}},
+                  "fetched": {**LARGE, "store": {"uri": "s3://models/llama-70b"}},
+                  "warm": {**LARGE, "store": {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "cache", "warmup": True}}}},
+                  "staged": LARGE}),
+    "slow-kn": (KNATIVE, {"cold": {**LARGE, "store": {"ngc": {"secret": "ngc-api"}}}}),
     "std-single-node": ({}, {"chat": {"store": SINGLE_NODE_CACHED}, "surge": {"store": SINGLE_NODE_CACHED,
                                                                             "rollout": {"maxSurge": 1}}}),
 }
@@ -87,7 +95,7 @@ def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Diag
     add_datasources(root)
     for env, (spec, workloads) in REFUSED.items():
         add_environment(root, env, spec)
-        add_project(root, env, "team", {"gpus": 8})
+        add_project(root, env, "team", {"gpus": 16})
         for name, extra in workloads.items():
             add_workload(root, env, "team", name, {**ONE_GPU, "scaling": replicas(1), **extra})
     try:
@@ -249,3 +257,19 @@ def test_a_pvc_store_is_pre_staged_and_mounted_read_only(out):
     (volume,) = [v for v in predictor["volumes"] if v["name"] == mount["name"]]
     assert mount["readOnly"] is True and volume["persistentVolumeClaim"] == {"claimName": "weights", "readOnly": True}
     assert "storage.kserve.io/readonly" not in annotations(out["gw"], "chat")
+
+
+# 14: a Standard-mode start must fit the progress deadline with the image pull; a download that cannot is a warning
+
+
+def test_a_standard_start_that_downloads_more_than_its_window_allows_is_a_warning_at_the_store(diagnostics):
+    found = {d.file.rsplit("/", 1)[1]: d for d in diagnostics["slow"]}
+    assert set(found) == {"cold.yaml", "fetched.yaml"}        # the warm-up and a pre-staged store download nothing
+    for d in found.values():
+        assert d.severity == "warning" and d.path == "spec.store"
+        assert "downloads 140 GB" in d.message and "420s" in d.message
+        assert "warmup: true" in d.hint and "Knative mode" in d.hint
+
+
+def test_a_knative_start_has_the_deadline_nimgen_sets_for_a_cold_download(diagnostics):
+    assert diagnostics["slow-kn"] == []

@@ -18,6 +18,7 @@ class Profile:
     gpu_device: str | None = None  # PCI id "2330:10de"
     objective: str | None = None  # latency | throughput | None
     min_vram_gb: float | None = None
+    download_bytes: int | None = None  # what NIM downloads for it (the registry's download size)
 
     @property
     def gpus(self) -> int:

@@ -31,7 +31,16 @@ def _profile(entry: dict[str, Any]) -> Profile:
         name=entry["name"], engine=entry["engine"], precision=entry["precision"], tp=entry["tp"], pp=entry["pp"],
         lora=entry["lora"], id=entry.get("id"), gpu=entry.get("gpu"), gpu_device=entry.get("gpuDevice"),
         objective=entry.get("objective"), min_vram_gb=entry.get("minVramGB"),
+        download_bytes=size_in_bytes(entry["downloadSize"]) if "downloadSize" in entry else None,
     )
+
+
+_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}   # the registry prints decimal units
+
+
+def size_in_bytes(size: str) -> int:
+    """A download size as the registry prints it ("140GB", "9.5GB") in bytes."""
+    return round(float(size[:-2]) * _UNITS[size[-2:]])
 
 
 def catalog_model(doc: Document) -> CatalogModel:

@@ -40,17 +40,27 @@ LIVENESS = probe(LIVE_PATH, 3)
 READINESS = probe(READY_PATH, 3)
 
 # KServe's Standard mode leaves the predictor Deployment at Kubernetes' default progressDeadlineSeconds of 600
-# (kserve v0.20 deployment_reconciler.go; no InferenceService field changes it): a start-up probe allowed longer
-# would show the workload Degraded while it is still starting. The start-up window matches it; a start that
-# needs more (a large download with no warm cache) restarts the container, which keeps its cache volume and
-# resumes. Knative's deadline is an annotation, so there the window covers a cold download.
+# (kserve v0.20 deployment_reconciler.go; no InferenceService field changes it), and that deadline runs from the
+# rollout's start: it covers scheduling, the image pull (NIM images are 10-40 GB) and the start itself. A start-up
+# probe allowed longer would show the workload failed while it still starts. The start-up window is what is left
+# after a stated allowance for scheduling and pulling the image; a start that needs more (a large download with
+# no warm cache) restarts the container, which keeps its cache volume and resumes. Knative's deadline is an
+# annotation nimgen sets, so there the window covers a cold download.
 PROGRESS_DEADLINE_SECONDS = 600
+PULL_ALLOWANCE_SECONDS = 180             # scheduling and the image pull, at about 1 Gb/s for a 20 GB image
+STANDARD_START_SECONDS = PROGRESS_DEADLINE_SECONDS - PULL_ALLOWANCE_SECONDS
 COLD_START_SECONDS = 1800
+# The rate at which a starting server is assumed to download its profile (NGC or object storage, about 1 Gb/s):
+# the basis of the warning that a Standard-mode start cannot download its model within the start-up window.
+DOWNLOAD_BYTES_PER_SECOND = 125_000_000
+
+
+def start_window(mode: DeploymentMode) -> int:
+    return COLD_START_SECONDS if mode is DeploymentMode.KNATIVE else STANDARD_START_SECONDS
 
 
 def startup_probe(mode: DeploymentMode) -> Probe:
-    window = COLD_START_SECONDS if mode is DeploymentMode.KNATIVE else PROGRESS_DEADLINE_SECONDS
-    return probe(READY_PATH, window // 10)
+    return probe(READY_PATH, start_window(mode) // 10)
 
 
 # What the NIM operator and NVIDIA's nim-llm chart set on every NIM container (k8s-nim-operator

@@ -3,10 +3,13 @@ deployment mode the workload's scaling needs."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import assert_never
 
 from ..model import (Access, ClusterLocal, Compute, Container, DeploymentMode, EnvVar, Environment, Fixed, InferenceService,
-                     Knative, Labels, Meta, Mount, Placement, Port, ProfileDecision, Rollout, Scaling, SharedMemoryVolume,
+                     Knative, Labels, Meta, Mount, Ngc, Placement, Port, Profile, ProfileDecision, Pvc, Rollout, Scaling,
+                     SharedMemoryVolume, Store, Uri,
                      labels_of)
 from . import nim
 from .compute import container_resources
@@ -47,6 +50,36 @@ def resolve_rollout(ctx: WorkloadContext, scaling: Scaling, mode: DeploymentMode
     return RolloutDecision(rollout, rollout.max_surge, down=rollout.max_surge == 0 and scaling.min_replicas <= 1)
 
 
+def start_problems(ctx: WorkloadContext, mode: DeploymentMode, store: Store, profile: Profile | None) -> None:
+    """In Standard mode a server that downloads its model as it starts must finish within the start-up window
+    (the progress deadline less the pull allowance); a longer download restarts it until the deadline fails it."""
+    size = profile.download_bytes if profile else None
+    if mode is DeploymentMode.KNATIVE or size is None or not downloads_at_start(store):
+        return
+    seconds = math.ceil(size / nim.DOWNLOAD_BYTES_PER_SECOND)
+    if seconds > nim.STANDARD_START_SECONDS:
+        ctx.warn(("spec", "store"), f"the server downloads {size / 1e9:.0f} GB as it starts, about {seconds}s at "
+                 f"{nim.DOWNLOAD_BYTES_PER_SECOND * 8 / 1e9:.0f} Gb/s, but a Standard-mode start has "
+                 f"{nim.STANDARD_START_SECONDS}s (KServe's progress deadline of {nim.PROGRESS_DEADLINE_SECONDS}s less "
+                 f"{nim.PULL_ALLOWANCE_SECONDS}s to schedule and pull the image)",
+                 "download before the server starts with store.ngc.cache.warmup: true, pre-stage the model (a pvc "
+                 "store), or run the workload in Knative mode, whose progress deadline nimgen sets")
+
+
+def downloads_at_start(store: Store) -> bool:
+    """The server (or KServe's storage initializer before it) downloads the model each time a pod starts, or the
+    first time when nothing fills its cache before it."""
+    match store:
+        case Ngc(warmup=warmup):
+            return warmup is None
+        case Uri():
+            return True
+        case Pvc():
+            return False
+        case _:
+            assert_never(store)
+
+
 def deployment_mode(env: Environment, scaling: Scaling) -> DeploymentMode:
     """Knative mode for an environment that runs it, and for a workload whose scaling Knative's KPA does (scale
     from zero via knative); the mode is per InferenceService (serving.kserve.io/deploymentMode)."""
@@ -75,7 +108,8 @@ def service_annotations(env: Environment, own: dict[str, str], scaling: Scaling,
         found["serving.kserve.io/autoscalerClass"] = klass
     if mode is DeploymentMode.KNATIVE:
         # KServe copies these to the revision template (they are not on its disallowed list).
-        found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.COLD_START_SECONDS}s"
+        # the deadline covers scheduling and the image pull as well as the start (as in Standard mode)
+        found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.COLD_START_SECONDS + nim.PULL_ALLOWANCE_SECONDS}s"
     if isinstance(scaling, Knative):
         if scaling.retention_seconds is not None:
             found[KNATIVE_RETENTION] = f"{scaling.retention_seconds}s"

@@ -14,7 +14,8 @@ from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .service import deployment_mode, inference_service, resolve_rollout, service_annotations, visibility_labels
+from .service import (deployment_mode, inference_service, resolve_rollout, service_annotations, start_problems,
+                      visibility_labels)
 from .storage import Mounters, pull_secret, resolve_storage, uses_storage_initializer
 
 
@@ -49,6 +50,8 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
                   f"which Kubernetes {env.kubernetes_version} does not run by default",
                   "use Kubernetes 1.29 or later, a pvc or ngc store, or keep token workloads in another project")
     placement = resolve_placement(ctx, pools, spec)
+    if storage is not None and decision is not None:
+        start_problems(ctx, mode, storage.store, decision.profile)
     if ctx.failed or ref is None or decision is None or compute is None or storage is None:
         return None, ctx.problems
     own = dict(metadata.get("annotations", {}))

@@ -24,6 +24,8 @@ ISTIO_KINDS = ("RequestAuthentication", "AuthorizationPolicy", "PeerAuthenticati
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
                       "projected", "secret"}
 STANDARD_PROGRESS_DEADLINE_SECONDS = 600   # KServe Standard mode: Kubernetes' default, not configurable
+# The deadline also covers scheduling and pulling a 10-40 GB NIM image: a start-up window must leave this much.
+PULL_ALLOWANCE_SECONDS = 180
 KNATIVE_QUEUE_PORT = 8012
 DEFAULT_STORAGE_MOUNT = "/mnt/models"      # where KServe's storage initializer puts a storage URI's files
 # Knative names the serving container's port "user-port" in a revision's pods, whatever the Service called it
@@ -277,7 +279,8 @@ def gpu_rollout_surges(objects: Objects, facts: EnvironmentFacts) -> Iterator[Vi
 
 @rule("startup-beyond-progress-deadline")
 def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
-    """A start-up window longer than the progress deadline shows a starting workload as failed."""
+    """A start-up window that, with scheduling and the image pull, outlasts the progress deadline shows a starting
+    workload as failed."""
     for o in objects.of("InferenceService"):
         if in_standard_mode(o):
             deadline = STANDARD_PROGRESS_DEADLINE_SECONDS
@@ -288,10 +291,11 @@ def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) 
             probe = c.get("startupProbe")
             if probe:
                 window = probe.get("initialDelaySeconds", 0) + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
-                if window > deadline:
+                if window + PULL_ALLOWANCE_SECONDS > deadline:
                     yield Violation("startup-beyond-progress-deadline", o,
                                     ("spec", "predictor", "containers", i, "startupProbe"),
-                                    f"InferenceService {o.name} may take {window}s to start, its progress deadline is {deadline}s")
+                                    f"InferenceService {o.name} may take {window}s to start, and its progress deadline "
+                                    f"of {deadline}s also covers scheduling and the image pull ({PULL_ALLOWANCE_SECONDS}s)")
 
 
 @rule("knative-data-path-blocked")
