@@ -247,6 +247,13 @@ def test_a_nim_cache_in_a_read_only_download_is_refused(rendered):
     only(violations(files, "staging"), "uri-cache-read-only")
 
 
+def test_a_scaled_from_zero_workload_its_own_namespace_reaches_past_the_interceptor_is_refused(rendered):
+    def own_namespace(o: dict) -> None:
+        o["spec"]["ingress"][-1]["from"].append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "research"}}})
+    found = violations(broken(rendered, "staging", "NetworkPolicy", "llama-8b-batch-ingress", own_namespace), "staging")
+    only(found, "http-add-on-bypassed")
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []

@@ -24,6 +24,7 @@ ENVIRONMENTS = {
     "priv": {"kserve": {"deploymentMode": "Standard"}, "mesh": {"mode": "sidecar", "podSecurity": "privileged"}},
     "gw": {"ingress": {"gateway": {"namespace": "kserve", "podLabels": GATEWAY_PODS}},
            "policy": {"allowPublicEndpoints": True}},
+    "http": {"autoscaling": {"backend": "hpa", "scaleFromZero": {"via": "keda-http"}}},
     "gw-kn": {**KNATIVE, "ingress": {"gatewayNamespace": "knative-gateways"}, "policy": {"allowPublicEndpoints": True}},
 }
 TOKEN = {"type": "authenticated"}
@@ -36,6 +37,8 @@ WORKLOADS = {
     "priv": {"chat": {"access": TOKEN}},
     "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}}},
     "gw-kn": {"chat": {"access": {"type": "public"}}},
+    "http": {"chat": {"scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "concurrency", "target": 4,
+                                  "scaleToZero": {"afterSeconds": 300}}}},
 }
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 
@@ -273,3 +276,13 @@ def test_a_standard_start_that_downloads_more_than_its_window_allows_is_a_warnin
 
 def test_a_knative_start_has_the_deadline_nimgen_sets_for_a_cold_download(diagnostics):
     assert diagnostics["slow-kn"] == []
+
+
+# 8: a workload the KEDA HTTP add-on wakes is reached only through its interceptor, which counts every request
+
+
+def test_only_the_interceptor_and_prometheus_reach_a_workload_the_http_add_on_scales(out):
+    namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers_on(out["http"], 8000)}
+    assert namespaces == {"keda", "monitoring"}        # not "team": its callers use the wake Service
+    (scaled,) = out["http"].of("HTTPScaledObject", "team")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "chat-predictor"

@@ -113,9 +113,11 @@ def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, mode:
     if mode is DeploymentMode.KNATIVE:
         rules.append(IngressRule((own, gateway, knative), (KNATIVE_QUEUE_PORT,)))
         rules.append(IngressRule((knative,), (KNATIVE_ADMIN_PORT, KNATIVE_AUTOSCALER_METRICS_PORT)))
+    elif isinstance(scaling, KedaHttp) and isinstance(env.scale_from_zero, WakeByKedaHttp):
+        # The add-on scales on the requests its interceptor counts: a request that reaches the predictor another
+        # way is invisible to it, and a busy workload could be scaled to zero. Only the interceptor reaches the
+        # pods; callers in the project's namespace use the wake Service like everyone else.
+        rules.append(IngressRule((NamespacePeer(env.scale_from_zero.interceptor_namespace),), (nim.PORT,)))
     else:
-        callers = [own] + ([gateway] if exposed else [])
-        if isinstance(scaling, KedaHttp) and isinstance(env.scale_from_zero, WakeByKedaHttp):
-            callers.append(NamespacePeer(env.scale_from_zero.interceptor_namespace))
-        rules.append(IngressRule(tuple(callers), (nim.PORT,)))
+        rules.append(IngressRule(tuple([own] + ([gateway] if exposed else [])), (nim.PORT,)))
     return IngressPolicy(Meta(naming.ingress_policy(ctx.name)), naming.pod_selector(ctx.name), tuple(rules))

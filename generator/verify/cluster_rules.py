@@ -260,6 +260,27 @@ def scale_to_zero_without_waking(objects: Objects, facts: EnvironmentFacts) -> I
                             f"InferenceService {o.name} may scale to zero in Standard mode with no HTTPScaledObject to wake it")
 
 
+@rule("http-add-on-bypassed")
+def http_add_on_bypassed(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """The KEDA HTTP add-on scales on the requests its interceptor forwards: callers that reach the predictor pods
+    directly are invisible to it, and it may scale a busy workload to zero. Only the interceptor's namespace may
+    reach them (the project's own namespace calls through the wake Service)."""
+    pods = predictor_pods(objects)
+    for scaled in objects.of("HTTPScaledObject"):
+        isvc = pods.get((scaled.namespace, str(scaled.at("spec", "scaleTargetRef", "name"))))
+        if isvc is None:
+            continue
+        for policy in objects.selecting("NetworkPolicy", isvc):
+            for i, r in enumerate(policy.items("spec", "ingress")):
+                for peer in r.get("from", []):
+                    if isinstance(peer, dict) and (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get(
+                            "kubernetes.io/metadata.name") == isvc.namespace:
+                        yield Violation("http-add-on-bypassed", policy, ("spec", "ingress", i, "from"),
+                                        f"NetworkPolicy {policy.name} lets namespace {isvc.namespace} reach "
+                                        f"{isvc.name}'s pods past the KEDA HTTP interceptor, which then cannot count "
+                                        "those requests")
+
+
 @rule("gpu-rollout-surges")
 def gpu_rollout_surges(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """A surge adds whole GPU replicas per rollout: it stalls on a full quota or a ReadWriteOnce cache. A
