@@ -254,6 +254,15 @@ def test_a_scaled_from_zero_workload_its_own_namespace_reaches_past_the_intercep
     only(found, "http-add-on-bypassed")
 
 
+def test_a_latency_query_that_reads_nan_when_idle_is_refused(rendered):
+    def bare_quantile(o: dict) -> None:
+        meta = o["spec"]["triggers"][0]["metadata"]
+        meta["query"] = meta["query"].removeprefix("((").split(") >= 0)")[0]
+        assert meta["query"].startswith("histogram_quantile")
+    only(violations(broken(rendered, "prod", "ScaledObject", "llama-70b-chat", bare_quantile), "prod"),
+         "idle-query-reads-nan")
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []

@@ -25,6 +25,7 @@ ENVIRONMENTS = {
     "gw": {"ingress": {"gateway": {"namespace": "kserve", "podLabels": GATEWAY_PODS}},
            "policy": {"allowPublicEndpoints": True}},
     "http": {"autoscaling": {"backend": "hpa", "scaleFromZero": {"via": "keda-http"}}},
+    "keda": {"autoscaling": {"backend": "keda"}},
     "gw-kn": {**KNATIVE, "ingress": {"gatewayNamespace": "knative-gateways"}, "policy": {"allowPublicEndpoints": True}},
 }
 TOKEN = {"type": "authenticated"}
@@ -37,6 +38,7 @@ WORKLOADS = {
     "priv": {"chat": {"access": TOKEN}},
     "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}}},
     "gw-kn": {"chat": {"access": {"type": "public"}}},
+    "keda": {"chat": {"scaling": {"minReplicas": 1, "maxReplicas": 2, "metric": "latency", "target": 500}}},
     "http": {"chat": {"scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "concurrency", "target": 4,
                                   "scaleToZero": {"afterSeconds": 300}}}},
 }
@@ -286,3 +288,15 @@ def test_only_the_interceptor_and_prometheus_reach_a_workload_the_http_add_on_sc
     assert namespaces == {"keda", "monitoring"}        # not "team": its callers use the wake Service
     (scaled,) = out["http"].of("HTTPScaledObject", "team")
     assert scaled["spec"]["scaleTargetRef"]["name"] == "chat-predictor"
+
+
+# 15: an idle workload's latency reads a number, not NaN (a quantile of no requests), which KEDA would act on
+
+
+def test_a_latency_trigger_drops_nan_and_reads_zero_when_idle(out):
+    (scaled,) = out["keda"].of("ScaledObject", "team")
+    (trigger,) = scaled["spec"]["triggers"]
+    query = trigger["metadata"]["query"]
+    quantile = query[query.index("histogram_quantile"):query.rindex(") >= 0)")]
+    assert 'inferenceservice="chat"' in quantile                           # the environment's query, filled in
+    assert query == f"(({quantile}) >= 0) or on() vector(0)"              # NaN >= 0 is false: dropped, then 0

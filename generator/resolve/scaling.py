@@ -116,9 +116,17 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
         ctx.error(("spec", "scaling", "metric"), f"metric '{metric}' has no PromQL query for KEDA",
                   "add a query under spec.autoscaling.metrics in environment.yaml")
         return Fixed(low, high)
-    query = source.query.replace("{namespace}", ctx.project.namespace).replace("{name}", ctx.name)
+    query = idle_reads_zero(source.query.replace("{namespace}", ctx.project.namespace).replace("{name}", ctx.name))
     return Keda(autoscaler, deployment, low, high, metric, target, KEDA_POLLING_INTERVAL_SECONDS,
                 env.prometheus_address or "", query, plain_number(target), KEDA_METRIC_TYPE[metric])
+
+
+def idle_reads_zero(query: str) -> str:
+    """A query that reads a number when the workload is idle. A quantile of no requests is NaN (histogram_quantile
+    of zero rates; an average divides 0 by 0), which KEDA takes as a value, not as missing; a comparison drops a
+    NaN sample (NaN >= 0 is false), and `or on() vector(0)` then answers 0, as it does for a query with no
+    series; on() matches on no label, so the 0 joins only an empty result, never a labelled series beside it."""
+    return f"(({query}) >= 0) or on() vector(0)"
 
 
 def _predictor(ctx: WorkloadContext) -> ScaleTarget:

@@ -34,6 +34,7 @@ KNATIVE_USER_PORT = "user-port"
 KNATIVE_POD_PORTS = frozenset({KNATIVE_USER_PORT, "queue-port", "http-queueadm", "http-autometric", "http-usermetric"})
 _MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|=)\s*"([^"]*)"')
 _SECONDS = re.compile(r"^([0-9]+)s$")
+_NAN_GUARD = re.compile(r">=?\s*0\)\s*or\s+on\s*\(\s*\)\s*vector\(\s*0\s*\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,18 @@ def latency_as_average(objects: Objects, facts: EnvironmentFacts) -> Iterator[Vi
             if "histogram_quantile" in trigger.get("metadata", {}).get("query", "") and trigger.get("metricType") != "Value":
                 yield Violation("latency-as-average", o, ("spec", "triggers", i),
                                 f"ScaledObject {o.name} compares a latency quantile as {trigger.get('metricType', 'AverageValue')}")
+
+
+@rule("idle-query-reads-nan")
+def idle_query_reads_nan(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A quantile of no requests is NaN, which KEDA takes as a value: an idle workload's latency query must drop
+    NaN and answer a number (a comparison, then `or on() vector(0)`)."""
+    for o in objects.of("ScaledObject"):
+        for i, trigger in enumerate(o.items("spec", "triggers")):
+            query = str(trigger.get("metadata", {}).get("query", ""))
+            if "histogram_quantile" in query and not _NAN_GUARD.search(query):
+                yield Violation("idle-query-reads-nan", o, ("spec", "triggers", i, "metadata", "query"),
+                                f"ScaledObject {o.name} queries a quantile that reads NaN while the workload is idle")
 
 
 @rule("scale-to-zero-without-waking")
