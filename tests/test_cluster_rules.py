@@ -263,6 +263,12 @@ def test_a_latency_query_that_reads_nan_when_idle_is_refused(rendered):
          "idle-query-reads-nan")
 
 
+def test_a_knative_wake_that_outlasts_the_request_timeout_is_refused(rendered):
+    # dev's mistral-7b-eval scales to zero in Knative mode
+    files = broken(rendered, "dev", "InferenceService", "mistral-7b-eval", lambda o: o["spec"]["predictor"].pop("timeout"))
+    only(violations(files, "dev"), "wake-beyond-request-timeout")
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []

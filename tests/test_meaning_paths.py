@@ -26,6 +26,7 @@ ENVIRONMENTS = {
            "policy": {"allowPublicEndpoints": True}},
     "http": {"autoscaling": {"backend": "hpa", "scaleFromZero": {"via": "keda-http"}}},
     "keda": {"autoscaling": {"backend": "keda"}},
+    "kn-zero": {**KNATIVE, "autoscaling": {"backend": "knative", "scaleFromZero": {"via": "knative"}}},
     "gw-kn": {**KNATIVE, "ingress": {"gatewayNamespace": "knative-gateways"}, "policy": {"allowPublicEndpoints": True}},
 }
 TOKEN = {"type": "authenticated"}
@@ -38,6 +39,8 @@ WORKLOADS = {
     "priv": {"chat": {"access": TOKEN}},
     "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}}},
     "gw-kn": {"chat": {"access": {"type": "public"}}},
+    "kn-zero": {"idle": {"scaling": {"minReplicas": 0, "maxReplicas": 1, "metric": "concurrency", "target": 4,
+                                     "scaleToZero": {"afterSeconds": 600}}}},
     "keda": {"chat": {"scaling": {"minReplicas": 1, "maxReplicas": 2, "metric": "latency", "target": 500}}},
     "http": {"chat": {"scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "concurrency", "target": 4,
                                   "scaleToZero": {"afterSeconds": 300}}}},
@@ -300,3 +303,16 @@ def test_a_latency_trigger_drops_nan_and_reads_zero_when_idle(out):
     quantile = query[query.index("histogram_quantile"):query.rindex(") >= 0)")]
     assert 'inferenceservice="chat"' in quantile                           # the environment's query, filled in
     assert query == f"(({quantile}) >= 0) or on() vector(0)"              # NaN >= 0 is false: dropped, then 0
+
+
+# 7: the request that wakes a Knative workload waits for its cold start within the revision's timeout
+
+
+def test_a_knative_workload_at_zero_lets_the_waking_request_wait_out_its_cold_start(out):
+    isvc = out["kn-zero"].get("InferenceService", "idle", "team")
+    deadline = isvc["metadata"]["annotations"]["serving.knative.dev/progress-deadline"]
+    assert isvc["spec"]["predictor"]["minReplicas"] == 0 and f"{isvc['spec']['predictor']['timeout']}s" == deadline
+
+
+def test_a_knative_workload_that_never_scales_to_zero_keeps_knatives_request_timeout(out):
+    assert "timeout" not in out["kn"].get("InferenceService", "chat", "team")["spec"]["predictor"]

@@ -22,6 +22,8 @@ def inference_service(scope: Construct, isvc: InferenceService) -> None:
     if isvc.scale_metric is not None:
         predictor["scaleMetric"] = isvc.scale_metric
         predictor["scaleTarget"] = isvc.scale_target
+    if isvc.request_timeout_seconds is not None:
+        predictor["timeout"] = isvc.request_timeout_seconds
     if isvc.pod_labels:
         predictor["labels"] = dict(isvc.pod_labels)
     if isvc.pod_annotations:

@@ -172,6 +172,7 @@ class InferenceService:
     max_replicas: int
     scale_metric: str | None             # Knative's KPA only: concurrency | rps
     scale_target: int | None
+    request_timeout_seconds: int | None  # Knative's revision timeout: a waking request waits for the cold start
     placement: Placement
     pod_labels: Labels                   # spec.predictor.labels: the queue label, mesh opt-outs
     pod_annotations: Labels              # spec.predictor.annotations

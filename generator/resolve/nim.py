@@ -50,6 +50,7 @@ PROGRESS_DEADLINE_SECONDS = 600
 PULL_ALLOWANCE_SECONDS = 180             # scheduling and the image pull, at about 1 Gb/s for a 20 GB image
 STANDARD_START_SECONDS = PROGRESS_DEADLINE_SECONDS - PULL_ALLOWANCE_SECONDS
 COLD_START_SECONDS = 1800
+KNATIVE_DEADLINE_SECONDS = COLD_START_SECONDS + PULL_ALLOWANCE_SECONDS
 # The rate at which a starting server is assumed to download its profile (NGC or object storage, about 1 Gb/s):
 # the basis of the warning that a Standard-mode start cannot download its model within the start-up window.
 DOWNLOAD_BYTES_PER_SECOND = 125_000_000

@@ -80,8 +80,11 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
         need("scale from zero", f"the KEDA HTTP add-on (http.keda.sh CRDs), its interceptor in "
                                 f"`{env.scale_from_zero.interceptor_namespace}`; callers reach these workloads at "
                                 f"{_names(wakes)}")
-    if any(isinstance(w.scaling, Knative) and w.scaling.min_replicas == 0 for w in workloads):
-        need("scale from zero", "Knative's activator holds requests while a scaled-to-zero revision starts")
+    timeouts = {w.service.request_timeout_seconds for w in workloads} - {None}
+    if timeouts:
+        need("scale from zero", f"Knative's activator holds a waking request while a scaled-to-zero revision starts, "
+                                f"up to the revision's timeout of {max(t for t in timeouts if t is not None)}s: "
+                                "config-defaults max-revision-timeout-seconds at least that (Knative's default is 600)")
     ngc = [w.store for w in workloads if isinstance(w.store, Ngc)]
     if ngc:
         need("secrets", "Secrets holding the NGC API key: " + _names(f"{w.namespace}/{w.store.key.name}" for w in workloads

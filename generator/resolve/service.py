@@ -109,7 +109,7 @@ def service_annotations(env: Environment, own: dict[str, str], scaling: Scaling,
     if mode is DeploymentMode.KNATIVE:
         # KServe copies these to the revision template (they are not on its disallowed list).
         # the deadline covers scheduling and the image pull as well as the start (as in Standard mode)
-        found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.COLD_START_SECONDS + nim.PULL_ALLOWANCE_SECONDS}s"
+        found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.KNATIVE_DEADLINE_SECONDS}s"
     if isinstance(scaling, Knative):
         if scaling.retention_seconds is not None:
             found[KNATIVE_RETENTION] = f"{scaling.retention_seconds}s"
@@ -129,6 +129,16 @@ def visibility_labels(access: Access) -> Labels:
     return CLUSTER_LOCAL if isinstance(access, ClusterLocal) else ()
 
 
+def request_timeout(scaling: Scaling, mode: DeploymentMode) -> int | None:
+    """A request that wakes a Knative workload from zero waits in the activator for the cold start, and that wait
+    counts against the revision's request timeout (300s by default): without a longer one the waking request ends
+    in 504 while the model still loads. KServe copies spec.predictor.timeout to the revision's timeoutSeconds,
+    which Knative caps at config-defaults max-revision-timeout-seconds (a prerequisite nimgen names)."""
+    if mode is DeploymentMode.KNATIVE and scaling.min_replicas == 0:
+        return nim.KNATIVE_DEADLINE_SECONDS
+    return None
+
+
 def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
                       storage: StorageDecision, scaling: Scaling, mode: DeploymentMode, rollout: RolloutDecision,
                       placement: Placement,
@@ -144,6 +154,7 @@ def inference_service(name: str, annotations_: Labels, labels: Labels, image: st
     return InferenceService(
         meta=Meta(name, labels=labels, annotations=annotations_), mode=mode,
         min_replicas=scaling.min_replicas, max_replicas=scaling.max_replicas,
+        request_timeout_seconds=request_timeout(scaling, mode),
         scale_metric=knative.scale_metric if knative else None, scale_target=knative.scale_target if knative else None,
         placement=placement, pod_labels=pod_labels, pod_annotations=pod_annotations,
         service_account=storage.service_account, rollout=rollout.rollout,

@@ -332,6 +332,22 @@ def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) 
                                     f"of {deadline}s also covers scheduling and the image pull ({PULL_ALLOWANCE_SECONDS}s)")
 
 
+@rule("wake-beyond-request-timeout")
+def wake_beyond_request_timeout(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Knative's activator holds the request that wakes a revision from zero, and the wait counts against the
+    revision's request timeout (300s by default): a cold start longer than it answers the waking request 504."""
+    for o in objects.of("InferenceService"):
+        if in_standard_mode(o) or o.at("spec", "predictor", "minReplicas") not in (0, None):
+            continue
+        found = _SECONDS.match(o.mapping("metadata", "annotations").get("serving.knative.dev/progress-deadline", "600s"))
+        deadline = int(found.group(1)) if found else STANDARD_PROGRESS_DEADLINE_SECONDS
+        timeout = o.at("spec", "predictor", "timeout")
+        if not isinstance(timeout, int) or timeout < deadline:
+            yield Violation("wake-beyond-request-timeout", o, ("spec", "predictor"),
+                            f"InferenceService {o.name} scales to zero in Knative mode and may take {deadline}s to "
+                            f"start, but a waking request times out after {timeout or 300}s")
+
+
 @rule("knative-data-path-blocked")
 def knative_data_path_blocked(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """In Knative mode requests reach the queue-proxy, not the NIM port."""
