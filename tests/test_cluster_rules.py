@@ -269,6 +269,16 @@ def test_a_knative_wake_that_outlasts_the_request_timeout_is_refused(rendered):
     only(violations(files, "dev"), "wake-beyond-request-timeout")
 
 
+def test_storage_uris_in_knative_mode_are_refused(rendered):
+    def listed(o: dict) -> None:
+        predictor = o["spec"]["predictor"]
+        (container,) = predictor["containers"]
+        (uri,) = [e["value"] for e in container["env"] if e["name"] == "STORAGE_URI"]
+        predictor["storageUris"] = [{"uri": uri, "mountPath": "/mnt/models"}]
+    only(violations(broken(rendered, "dev", "InferenceService", "llama-8b-batch", listed), "dev"),
+         "knative-init-container-refused")
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []

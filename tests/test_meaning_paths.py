@@ -39,7 +39,8 @@ WORKLOADS = {
     "priv": {"chat": {"access": TOKEN}},
     "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}}},
     "gw-kn": {"chat": {"access": {"type": "public"}}},
-    "kn-zero": {"idle": {"scaling": {"minReplicas": 0, "maxReplicas": 1, "metric": "concurrency", "target": 4,
+    "kn-zero": {"fetch": {"store": {"uri": "s3://models/llama-8b"}},
+                "idle": {"scaling": {"minReplicas": 0, "maxReplicas": 1, "metric": "concurrency", "target": 4,
                                      "scaleToZero": {"afterSeconds": 600}}}},
     "keda": {"chat": {"scaling": {"minReplicas": 1, "maxReplicas": 2, "metric": "latency", "target": 500}}},
     "http": {"chat": {"scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "concurrency", "target": 4,
@@ -316,3 +317,19 @@ def test_a_knative_workload_at_zero_lets_the_waking_request_wait_out_its_cold_st
 
 def test_a_knative_workload_that_never_scales_to_zero_keeps_knatives_request_timeout(out):
     assert "timeout" not in out["kn"].get("InferenceService", "chat", "team")["spec"]["predictor"]
+
+
+# 3: KServe's storage initializer reaches a Knative workload's pods through its pod webhook, never the Service
+
+
+def test_a_knative_uri_store_names_its_uri_to_the_pod_webhook_not_the_knative_service(out):
+    predictor = out["kn-zero"].get("InferenceService", "fetch", "team")["spec"]["predictor"]
+    (container,) = predictor["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert "storageUris" not in predictor and "initContainers" not in predictor
+    assert env["STORAGE_URI"] == "s3://models/llama-8b" and env["NIM_CACHE_PATH"] == "/mnt/models"
+
+
+def test_a_standard_uri_store_on_kserve_0_16_or_later_lists_storage_uris(out):
+    predictor = out["gw"].get("InferenceService", "fetch", "team")["spec"]["predictor"]
+    assert predictor["storageUris"] == [{"uri": "s3://models/llama-8b", "mountPath": "/mnt/models"}]

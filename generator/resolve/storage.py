@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import (CacheClaim, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Labels, Meta, Mount, Ngc,
+from ..model import (CacheClaim, DeploymentMode, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Labels, Meta, Mount, Ngc,
                      Pvc, Resources, SecretKeyRef, Store, StorageUri, Uri, Volume, WarmupJob)
 from ..quantities import canonical
 from . import naming, nim
@@ -76,8 +76,8 @@ def pull_secret(spec: dict[str, Any]) -> str | None:
     return secret if isinstance(secret, str) else None
 
 
-def resolve_storage(ctx: WorkloadContext, mounters: Mounters, image: str, pin: str, labels: Labels,
-                    pull_secrets: tuple[str, ...]) -> StorageDecision | None:
+def resolve_storage(ctx: WorkloadContext, mode: DeploymentMode, mounters: Mounters, image: str, pin: str,
+                    labels: Labels, pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     store = ctx.spec["store"]
     if "ngc" in store:
         return _ngc(ctx, store["ngc"], mounters, image, pin, labels, pull_secrets)
@@ -89,10 +89,10 @@ def resolve_storage(ctx: WorkloadContext, mounters: Mounters, image: str, pin: s
             Pvc(claim, sub_path), env=(EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH),),
             volumes=(ClaimVolume(CACHE_VOLUME, claim, read_only=True),),
             mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH, read_only=True, sub_path=sub_path),), storage_uris=())
-    return _uri(ctx, store["uri"])
+    return _uri(ctx, store["uri"], mode)
 
 
-def _uri(ctx: WorkloadContext, given: str | dict[str, Any]) -> StorageDecision:
+def _uri(ctx: WorkloadContext, given: str | dict[str, Any], mode: DeploymentMode) -> StorageDecision:
     base = ("spec", "store", "uri") if isinstance(given, str) else ("spec", "store", "uri", "url")
     uri = ctx.value(base)
     account = ctx.value(("spec", "store", "uri", "serviceAccount")) if isinstance(given, dict) else None
@@ -107,8 +107,11 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any]) -> StorageDecision:
                       "object stores take their credentials from the serviceAccount's secrets")
         env.append(EnvVar(HF_TOKEN, secret=SecretKeyRef(token, HF_TOKEN)))
         annotations += ((STORAGE_SECRET_ANNOTATION, token),)
-    # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI
-    modern = ctx.env.kserve.storage_uris
+    # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI.
+    # With storageUris KServe writes its storage initializer into the Knative Service, which Knative refuses
+    # unless the cluster enables kubernetes.podspec-init-containers (off by default); from STORAGE_URI KServe's
+    # pod webhook injects it as each pod is created, after Knative's validation: what Knative mode uses.
+    modern = ctx.env.kserve.storage_uris and mode is DeploymentMode.STANDARD
     if not modern:
         env.append(EnvVar("STORAGE_URI", uri))
     return StorageDecision(Uri(uri, account, token), env=tuple(env), volumes=(), mounts=(),

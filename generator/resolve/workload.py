@@ -34,7 +34,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     pulls = nim.pull_secrets(image, pull_secret(ctx.spec))
     mode = deployment_mode(env, scaling)
     rollout = resolve_rollout(ctx, scaling, mode)
-    storage = resolve_storage(ctx, Mounters(scaling.max_replicas, rollout.surge_replicas), image,
+    storage = resolve_storage(ctx, mode, Mounters(scaling.max_replicas, rollout.surge_replicas), image,
                               decision.pin if decision else "", labels, pulls)
     longest = naming.longest_workload_name(mode)
     if len(ctx.name) > longest:

@@ -348,6 +348,18 @@ def wake_beyond_request_timeout(objects: Objects, facts: EnvironmentFacts) -> It
                             f"start, but a waking request times out after {timeout or 300}s")
 
 
+@rule("knative-init-container-refused")
+def knative_init_container_refused(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """From storageUris KServe writes its storage initializer into the Knative Service, which Knative refuses
+    unless the cluster enables kubernetes.podspec-init-containers (off by default); from a STORAGE_URI variable
+    KServe's pod webhook injects it into each pod instead."""
+    for o in objects.of("InferenceService"):
+        if not in_standard_mode(o) and o.items("spec", "predictor", "storageUris"):
+            yield Violation("knative-init-container-refused", o, ("spec", "predictor", "storageUris"),
+                            f"InferenceService {o.name} lists storageUris in Knative mode: its Knative Service gets an "
+                            "init container, which Knative refuses without kubernetes.podspec-init-containers")
+
+
 @rule("knative-data-path-blocked")
 def knative_data_path_blocked(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """In Knative mode requests reach the queue-proxy, not the NIM port."""
