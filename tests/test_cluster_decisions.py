@@ -59,7 +59,8 @@ def test_in_ambient_mode_a_waypoint_enforces_the_jwt_rules_of_the_predictor_serv
     (chat,) = [p for p in resolved_env(repo, "staging").projects if p.name == "chat"]
     assert chat.waypoint is not None and chat.waypoint.meta.name == "waypoint"
     access = resolved(repo, "staging")["llama-8b-chat"].access
-    assert isinstance(access, Jwt) and access.binding == ServiceTarget("llama-8b-chat-predictor")
+    assert isinstance(access, Jwt) and isinstance(access.binding, ServiceTarget)
+    assert access.binding.service == "llama-8b-chat-predictor"
 
 
 def test_pods_that_must_finish_or_download_first_are_set_up_for_the_sidecar(repo: Path):

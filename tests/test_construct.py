@@ -9,7 +9,7 @@ import pytest
 
 from builders import SELECTOR, container, jwt, pdb, project, service, workload
 from nimgen.construct import synthesize
-from nimgen.model import (ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, NamespacePeer, Keda, KedaHttp,
+from nimgen.model import (IdentityRule, ZtunnelGuard, ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, NamespacePeer, Keda, KedaHttp,
                              Knative, Meta, PeerPolicy, Public, ScaleTarget, SecretKeyRef, WakeService, Waypoint,
                           ClusterQueues, ServiceTarget, TokenlessRule)
 
@@ -120,11 +120,24 @@ def test_authenticated_callers_need_a_token_of_the_identity_provider():
                       "to": [{"operation": {"methods": ["GET"], "paths": ["/v1/metrics"]}}]}
 
 
+GUARD = ZtunnelGuard(Meta("w-via-waypoint"), SELECTOR, (
+    IdentityRule(principals=("cluster.local/ns/ns/sa/waypoint",)), IdentityRule(namespaces=("monitoring",), ports=(8000,)),
+    IdentityRule(ports=(8000,))))
+
+
 def test_in_ambient_mode_the_policies_bind_to_the_service_the_waypoint_serves():
-    authn, authz = policies(workload(access=jwt(binding=ServiceTarget("w-predictor"))))
+    authn, authz = policies(workload(access=jwt(binding=ServiceTarget("w-predictor", GUARD))))
     for policy in (authn, authz):
         assert "selector" not in policy["spec"]
         assert policy["spec"]["targetRefs"] == [{"group": "", "kind": "Service", "name": "w-predictor"}]
+
+
+def test_in_ambient_mode_ztunnel_admits_identities_and_ports_with_l4_attributes_only():
+    guard = objects(workload(access=jwt(binding=ServiceTarget("w-predictor", GUARD))))[("AuthorizationPolicy", "w-via-waypoint")]
+    assert guard["spec"] == {"selector": {"matchLabels": dict(SELECTOR)}, "action": "ALLOW", "rules": [
+        {"from": [{"source": {"principals": ["cluster.local/ns/ns/sa/waypoint"]}}]},
+        {"from": [{"source": {"namespaces": ["monitoring"]}}], "to": [{"operation": {"ports": ["8000"]}}]},
+        {"to": [{"operation": {"ports": ["8000"]}}]}]}       # no source: any caller, plain text included
 
 
 def test_knative_system_probes_pass_without_a_token_only_on_their_paths():
@@ -227,8 +240,14 @@ def test_pod_labels_annotations_and_service_account_reach_the_predictor():
 
 
 def test_an_ambient_project_gets_its_waypoint():
+    pods = (("gateway.networking.k8s.io/gateway-name", "waypoint"),)
+    ingress = IngressPolicy(Meta("waypoint-ingress"), pods, (IngressRule((NamespacePeer("ns"),), (15008,)),))
     files = synthesize({"p": project(waypoint=Waypoint(Meta("waypoint", (("istio.io/waypoint-for", "service"),)),
-                                                        "istio-waypoint", "mesh", 15008, "HBONE"))})
+                                                        "istio-waypoint", "mesh", 15008, "HBONE", ingress))})
     (gateway,) = [o for o in files["p"] if o["kind"] == "Gateway"]
     assert gateway["spec"] == {"gatewayClassName": "istio-waypoint", "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]}
     assert gateway["metadata"]["labels"]["istio.io/waypoint-for"] == "service"
+    # the namespace's default-deny policy isolates the waypoint's pods too: its own policy lets callers in
+    (policy,) = [o for o in files["p"] if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "waypoint-ingress"]
+    assert policy["spec"]["podSelector"] == {"matchLabels": dict(pods)}
+    assert policy["spec"]["ingress"][0]["ports"] == [{"port": 15008, "protocol": "TCP"}]

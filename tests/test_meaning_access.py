@@ -21,6 +21,7 @@ from meaning import ONE_GPU, Objects, add_environment, add_project, add_workload
 
 GATEWAY, MONITORING, KNATIVE = "istio-system", "monitoring", "knative-serving"   # the fixture's base environment
 NIM_PORT, QUEUE_PROXY, KNATIVE_PROBES, KNATIVE_SCRAPE = 8000, 8012, 8022, 9090
+HBONE, AMBIENT_PROBES = 15008, "169.254.7.127/32"   # Istio ambient's tunnel port and kubelet probe source
 ISVC_LABEL = "serving.kserve.io/inferenceservice"      # KServe's label on every predictor pod
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 VISIBILITY = ("networking.kserve.io/visibility", "networking.knative.dev/visibility")
@@ -85,6 +86,10 @@ def admitted(objects: Objects, name: str) -> dict[int, set[str]]:
             assert rule.get("from") and rule.get("ports"), f"a rule admitting any source or any port: {rule}"
             namespaces = set()
             for peer in rule["from"]:
+                if set(peer) == {"ipBlock"}:        # an address range: recorded as ip:<cidr>
+                    assert set(peer["ipBlock"]) == {"cidr"}
+                    namespaces.add(f"ip:{peer['ipBlock']['cidr']}")
+                    continue
                 assert set(peer) == {"namespaceSelector"}, f"a peer this test does not read: {peer}"
                 (key, namespace), = peer["namespaceSelector"]["matchLabels"].items()
                 assert key == NAMESPACE_NAME        # set by Kubernetes on every Namespace: one namespace by name
@@ -95,10 +100,25 @@ def admitted(objects: Objects, name: str) -> dict[int, set[str]]:
     return dict(found)
 
 
-def istio_policies(objects: Objects, name: str, kind: str) -> list[dict[str, Any]]:
-    """The Istio policies of `kind` that apply to the workload: by pod selector, or on its predictor Service."""
+L7_SOURCE, L7_OPERATION = {"requestPrincipals", "notRequestPrincipals"}, {"paths", "notPaths", "methods", "notMethods"}
+
+
+def l4_only(policy: dict[str, Any]) -> bool:
+    """An AuthorizationPolicy ztunnel can enforce: it names identities and ports, never tokens, paths or methods."""
+    rules = policy["spec"].get("rules", [])
+    return policy["kind"] == "AuthorizationPolicy" and not any(
+        set(f.get("source", {})) & L7_SOURCE for r in rules for f in r.get("from", [])) and not any(
+        set(t.get("operation", {})) & L7_OPERATION for r in rules for t in r.get("to", [])) and not any(
+        "when" in r for r in rules)
+
+
+def istio_policies(objects: Objects, name: str, kind: str, l4: bool = False) -> list[dict[str, Any]]:
+    """The Istio policies of `kind` that apply to the workload: by pod selector, or on its predictor Service (the
+    L4 ones ztunnel enforces when l4, else the others)."""
     bound = []
     for policy in objects.of(kind, project_of(name)):
+        if l4_only(policy) != l4:
+            continue
         spec = policy["spec"]
         if "selector" in spec and selects(spec["selector"], {ISVC_LABEL: name}):
             bound.append(policy)
@@ -114,7 +134,12 @@ def istio_policies(objects: Objects, name: str, kind: str) -> list[dict[str, Any
 @pytest.mark.parametrize(("env", "name"), [m for m in MATRIX if m[0] not in KNATIVE_ENVS])
 def test_standard_mode_admits_the_project_and_monitoring_and_the_gateway_only_for_exposed_endpoints(out, env, name):
     expected = {project_of(name), MONITORING} | ({GATEWAY} if name in EXPOSED else set())
-    assert admitted(out[env], name) == {NIM_PORT: expected}
+    if env in AMBIENT_ENVS and project_of(name) in MESHED:
+        # ambient tunnels meshed callers (the waypoint, Prometheus) over HBONE, and sends kubelet probes from
+        # its link-local address
+        assert admitted(out[env], name) == {NIM_PORT: expected | {f"ip:{AMBIENT_PROBES}"}, HBONE: expected}
+    else:
+        assert admitted(out[env], name) == {NIM_PORT: expected}
 
 
 @pytest.mark.parametrize(("env", "name"), [m for m in MATRIX if m[0] in KNATIVE_ENVS])
@@ -241,3 +266,33 @@ def test_meshed_workloads_take_plain_text_on_every_port_monitoring_or_knative_sc
     (peer,) = [p for p in peers if selects(p["spec"]["selector"], {ISVC_LABEL: name})]
     permissive = {int(port) for port, mtls in peer["spec"]["portLevelMtls"].items() if mtls == {"mode": "PERMISSIVE"}}
     assert permissive == ({NIM_PORT, QUEUE_PROXY} if env in KNATIVE_ENVS else {NIM_PORT})
+
+
+# -- ambient: nothing reaches a token workload's pods past its waypoint
+
+
+@pytest.mark.parametrize("name", sorted(TOKEN))
+def test_ztunnel_admits_only_the_waypoint_and_prometheus_scrape_to_ambient_token_pods(out, name):
+    (guard,) = istio_policies(out["amb"], name, "AuthorizationPolicy", l4=True)
+    namespace = project_of(name)
+    assert guard["spec"]["selector"] == {"matchLabels": {ISVC_LABEL: name}} and guard["spec"]["action"] == "ALLOW"
+    assert guard["spec"]["rules"] == [
+        # the waypoint's service account is its Gateway's name; it forwards only what the token rules allowed
+        {"from": [{"source": {"principals": [f"cluster.local/ns/{namespace}/sa/waypoint"]}}]},
+        # Prometheus, enrolled in the mesh, by its namespace's identity, on NIM's port only
+        {"from": [{"source": {"namespaces": [MONITORING]}}], "to": [{"operation": {"ports": [str(NIM_PORT)]}}]}]
+
+
+@pytest.mark.parametrize("project", sorted(MESHED))
+def test_the_waypoint_pods_take_hbone_from_the_gateway_and_their_namespace(out, project):
+    policies = [p for p in out["amb"].of("NetworkPolicy", project)
+                if p["spec"]["podSelector"] == {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "waypoint"}}]
+    (policy,) = policies
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": HBONE, "protocol": "TCP"}]
+    assert {p["namespaceSelector"]["matchLabels"][NAMESPACE_NAME] for p in rule["from"]} == {GATEWAY, project}
+
+
+@pytest.mark.parametrize(("env", "name"), [m for m in MATRIX if m[0] not in AMBIENT_ENVS])
+def test_outside_ambient_no_l4_policy_guards_the_pods(out, env, name):
+    assert istio_policies(out[env], name, "AuthorizationPolicy", l4=True) == []

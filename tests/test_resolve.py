@@ -110,8 +110,10 @@ def test_three_store_kinds_in_the_examples(repo: Path):
 def test_ngc_cache_is_rwx_when_replicas_share_it(repo: Path):
     chat = resolved(repo, "prod")["llama-8b-chat"]
     assert (chat.store.cache.access_mode, chat.store.cache.storage_class) == ("ReadWriteMany", "netapp-rwx")
-    dev = resolved(repo, "dev")["llama-8b-chat"]          # maxReplicas 1
-    assert (dev.store.cache.access_mode, dev.store.cache.storage_class) == ("ReadWriteOnce", "standard-rwo")
+    staging = resolved(repo, "staging")["llama-8b-chat"]  # maxReplicas 2
+    assert (staging.store.cache.access_mode, staging.store.cache.storage_class) == ("ReadWriteMany", "nfs-rwx")
+    dev = resolved(repo, "dev")["llama-8b-chat"]          # maxReplicas 1, but a Knative rollout starts a second pod
+    assert (dev.store.cache.access_mode, dev.store.cache.storage_class) == ("ReadWriteMany", "nfs-rwx")
 
 
 def test_rwo_data_source_with_several_replicas_is_an_error(repo: Path):
@@ -122,7 +124,8 @@ def test_rwo_data_source_with_several_replicas_is_an_error(repo: Path):
     spec = {**BASE_SPEC, "store": {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "nim-cache"}}},
             "scaling": {"minReplicas": 1, "maxReplicas": 3, "metric": "concurrency", "target": 4}}
     write_workload(repo, "dev", "shared", spec)
-    assert any("data source 'nim-cache' is ReadWriteOnce, but up to 3 replicas share the cache" in e
+    assert any("data source 'nim-cache' is ReadWriteOnce, but up to 4 pods share the cache (3 replicas and 1 more "
+               "during a rollout)" in e
                for e in errors_of(repo, "dev"))
 
 

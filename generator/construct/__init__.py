@@ -58,6 +58,7 @@ def project(app: cdk8s.App, p: Project) -> None:
     default_deny(scope, p.default_deny)
     if p.waypoint is not None:
         waypoint(scope, p.waypoint)
+        ingress_policy(scope, p.waypoint.ingress)
 
 
 def queues(app: cdk8s.App, value: ClusterQueues) -> None:

@@ -1,5 +1,6 @@
 """Istio policies: RequestAuthentication validates tokens, AuthorizationPolicy requires one, and a
-PeerAuthentication lets plain-text scrapers and interceptors outside the mesh reach the workload's ports.
+PeerAuthentication lets plain-text scrapers and interceptors outside the mesh reach the workload's ports. In
+ambient mode a second, L4 AuthorizationPolicy on the pods lets ztunnel admit only the waypoint and the scrape.
 
 A RequestAuthentication alone lets token-less requests through; the ALLOW policy is what demands a principal.
 """
@@ -10,7 +11,8 @@ from typing import Any, assert_never
 
 from constructs import Construct
 
-from ..model import Access, ClusterLocal, Jwt, PeerPolicy, PodSelector, PolicyBinding, Public, ServiceTarget, TokenlessRule
+from ..model import (Access, ClusterLocal, IdentityRule, Jwt, PeerPolicy, PodSelector, PolicyBinding, Public, ServiceTarget,
+                     TokenlessRule, ZtunnelGuard)
 from .base import api_object, match_labels
 
 
@@ -28,7 +30,7 @@ def binding(value: PolicyBinding) -> dict[str, Any]:
     match value:
         case PodSelector(labels):
             return {"selector": match_labels(labels)}
-        case ServiceTarget(service):
+        case ServiceTarget(service=service):
             return {"targetRefs": [{"group": "", "kind": "Service", "name": service}]}
         case _:
             assert_never(value)
@@ -58,6 +60,27 @@ def jwt_policies(scope: Construct, jwt: Jwt) -> None:
         caller["when"] = [{"key": f"request.auth.claims[{jwt.claim.claim}]", "values": list(jwt.claim.values)}]
     api_object(scope, "security.istio.io/v1", "AuthorizationPolicy", jwt.authorization,
                spec=bound | {"action": "ALLOW", "rules": [caller] + [tokenless_rule(r) for r in jwt.tokenless]})
+    if isinstance(jwt.binding, ServiceTarget):
+        ztunnel_guard(scope, jwt.binding.guard)
+
+
+def identity_rule(rule: IdentityRule) -> dict[str, Any]:
+    """Only L4 attributes (identities, ports): ztunnel denies everything under a policy with L7 ones."""
+    source: dict[str, Any] = {}
+    if rule.principals:
+        source["principals"] = list(rule.principals)
+    if rule.namespaces:
+        source["namespaces"] = list(rule.namespaces)
+    found: dict[str, Any] = {"from": [{"source": source}]} if source else {}
+    if rule.ports:
+        found["to"] = [{"operation": {"ports": [str(port) for port in rule.ports]}}]
+    return found
+
+
+def ztunnel_guard(scope: Construct, guard: ZtunnelGuard) -> None:
+    api_object(scope, "security.istio.io/v1", "AuthorizationPolicy", guard.meta,
+               spec={"selector": match_labels(guard.selector), "action": "ALLOW",
+                     "rules": [identity_rule(r) for r in guard.rules]})
 
 
 def peer_policy(scope: Construct, peer: PeerPolicy) -> None:

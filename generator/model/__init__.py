@@ -10,17 +10,18 @@ from typing import Union
 
 from .common import Labels, Meta, Provenance, labels_of
 from .environment import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, IngressGateway,
-                          KaiScheduler, KServe, Mesh, MetricSource, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint,
+                          KaiScheduler, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint,
                           WakeByKedaHttp, WakeByKnative)
+from .network import AddressPeer, IngressPolicy, IngressRule, NamespacePeer, Peer
 from .profiles import Profile, ProfileDecision, Rejection, Selection
 from .project import (DefaultDenyIngress, GpuBudget, LimitRange, NamespaceObject, Project, Queue, QueueResource,
                       ResourceQuota, Waypoint)
 from .workload import (Access, CacheClaim, ClaimRule, ClaimVolume, ClusterLocal, Compute, Container,
                        ContainerSecurity, DisruptionBudget, GpuRequest, MigSlice, PodSelector, PolicyBinding, ServiceTarget,
                        WholeGpus, EmptyDirVolume, EnvVar, ExistingClaim, Fixed, Hpa,
-                       InferenceService, IngressPolicy, IngressRule, Jwt, Keda, KedaHttp, Knative, MatchExpression,
-                       Mount, NamespacePeer, AddressPeer, Ngc, Peer, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
-                       Resources, Rollout, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Store,
+                       InferenceService, Jwt, Keda, KedaHttp, Knative, MatchExpression,
+                       Mount, Ngc, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
+                       IdentityRule, Resources, Rollout, ZtunnelGuard, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Store,
                        StorageUri, TokenlessRule, Toleration, Uri, Volume, WakeService, WarmupJob, Workload)
 
 
@@ -59,16 +60,16 @@ __all__ = [
     "Access", "AddressPeer", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
     "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler",
     "DeploymentMode", "DisruptionBudget", "EmptyDirVolume", "EnvVar", "Environment", "ExistingClaim", "Fixed",
-    "GpuBudget", "GpuRequest", "Hpa", "Identity", "IngressGateway", "InferenceService", "IngressPolicy",
+    "GpuBudget", "GpuRequest", "Hpa", "Identity", "IdentityRule", "IngressGateway", "InferenceService", "IngressPolicy",
     "IngressRule", "Jwt",
     "KServe", "KaiScheduler", "Keda", "KedaHttp", "Knative", "Labels", "LimitRange", "MatchExpression", "Mesh",
-    "Meta", "MetricSource", "MigSlice", "Mount", "NamespaceObject", "NamespacePeer", "Ngc", "NodePool", "OutputFile", "Peer",
+    "MeshedPrometheus", "Meta", "MetricSource", "MigSlice", "Mount", "NamespaceObject", "NamespacePeer", "Ngc", "NodePool", "OutputFile", "Peer",
     "PeerPolicy",
-    "Placement", "PodSecurity", "PodSelector", "PolicyBinding", "Port", "PreferredTerm", "Prerequisite", "Probe",
+    "Placement", "PlainTextPrometheus", "PodSecurity", "PodSelector", "PolicyBinding", "Port", "PreferredTerm", "Prerequisite", "Probe",
     "Profile", "ProfileDecision", "Project", "Provenance", "Public", "Pvc", "Queue", "QueueResource", "Rejection",
     "ResolvedEnvironment", "ResourceQuota", "Resources", "Rollout", "ScaleFromZero", "ScaleTarget", "Scaling",
-    "Scheduler", "Scrape", "SecretKeyRef", "Selection", "ServiceTarget", "SharedMemoryVolume", "Sidecar",
+    "Scheduler", "Scrape", "Scraper", "SecretKeyRef", "Selection", "ServiceTarget", "SharedMemoryVolume", "Sidecar",
     "StorageUri", "Store", "Taint", "TokenlessRule", "Toleration", "Uri", "Volume", "WakeByKedaHttp",
-    "WakeByKnative", "WakeService", "WarmupJob", "Waypoint", "WholeGpus", "Workload", "common", "environment",
-    "labels_of", "profiles", "project", "workload",
+    "WakeByKnative", "WakeService", "WarmupJob", "Waypoint", "WholeGpus", "Workload", "ZtunnelGuard", "common", "environment",
+    "labels_of", "network", "profiles", "project", "workload",
 ]

@@ -94,10 +94,27 @@ class Sidecar:
 class Ambient:
     """ztunnel carries a namespace's traffic; a waypoint proxy enforces L7 policy for its Services."""
 
+    trust_domain: str = "cluster.local"  # the first part of every SPIFFE identity (principal) in the mesh
     mode: ClassVar[str] = "ambient"
 
 
 Mesh = Union[Sidecar, Ambient]
+
+
+@dataclass(frozen=True)
+class MeshedPrometheus:
+    """Prometheus runs in the mesh: its scrapes carry its identity, its service account's (any identity of the
+    monitoring namespace when none is named)."""
+
+    service_account: str | None
+
+
+@dataclass(frozen=True)
+class PlainTextPrometheus:
+    """Prometheus runs outside the mesh: its scrapes carry no identity, so only an open port admits them."""
+
+
+Scraper = Union[MeshedPrometheus, PlainTextPrometheus]
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,7 @@ class Environment:
     gateway: IngressGateway
     monitoring_namespace: str
     scrape_labels: Labels                # labels the Prometheus' podMonitorSelector selects
+    scraper: Scraper                     # how Prometheus reaches the pods of an ambient mesh
     knative_namespace: str               # where Knative's activator and autoscaler run
     mesh: Mesh
     scale_from_zero: ScaleFromZero | None

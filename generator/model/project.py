@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .common import Labels, Meta
+from .network import IngressPolicy
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Waypoint:
     listener: str
     port: int
     protocol: str
+    ingress: IngressPolicy               # who may open connections to the waypoint's pods (default deny otherwise)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Union, assert_never
 
 from .common import Labels, Meta, Provenance
+from .network import IngressPolicy
 from .environment import DeploymentMode
 from .profiles import ProfileDecision
 
@@ -353,43 +354,6 @@ class DisruptionBudget:
 # --------------------------------------------------------------------------------------------- access
 
 
-@dataclass(frozen=True)
-class NamespacePeer:
-    """Pods of a namespace: all of them, or those carrying pod_labels."""
-
-    namespace: str
-    pod_labels: Labels = ()
-
-
-@dataclass(frozen=True)
-class AddressPeer:
-    """Connections from an address range (e.g. kubelet probes, which ambient ztunnel sends from a fixed address)."""
-
-    cidr: str
-
-
-Peer = Union[NamespacePeer, AddressPeer]
-
-
-@dataclass(frozen=True)
-class IngressRule:
-    peers: tuple[Peer, ...]
-    ports: tuple[int, ...]
-
-    @property
-    def namespaces(self) -> tuple[str, ...]:
-        return tuple(p.namespace for p in self.peers if isinstance(p, NamespacePeer))
-
-
-@dataclass(frozen=True)
-class IngressPolicy:
-    """The NetworkPolicy of the predictor pods: which namespaces may open connections to which ports."""
-
-    meta: Meta
-    selector: Labels
-    rules: tuple[IngressRule, ...]
-
-
 
 @dataclass(frozen=True)
 class Scrape:
@@ -437,10 +401,32 @@ class PodSelector:
 
 
 @dataclass(frozen=True)
+class IdentityRule:
+    """An L4 ALLOW rule that ztunnel enforces: connections from these mTLS identities (principals, or any
+    identity of these namespaces; neither: any caller, plain text included) to these ports (empty: any)."""
+
+    principals: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ZtunnelGuard:
+    """Ambient mode: an L4 AuthorizationPolicy on the predictor pods, enforced by their ztunnel, that admits the
+    waypoint's identity and the scrape, so no caller reaches the API past the waypoint's token rules."""
+
+    meta: Meta
+    selector: Labels
+    rules: tuple[IdentityRule, ...]
+
+
+@dataclass(frozen=True)
 class ServiceTarget:
-    """Ambient mode: the policies target the predictor Service, whose waypoint enforces them."""
+    """Ambient mode: the policies target the predictor Service, whose waypoint enforces them; ztunnel admits
+    only the waypoint (and the scrape) to the pods behind it."""
 
     service: str
+    guard: ZtunnelGuard
 
 
 PolicyBinding = Union[PodSelector, ServiceTarget]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic
 from ..manifests import header, read_manifest
-from ..model import OutputFile, ResolvedEnvironment
+from ..model import MeshedPrometheus, OutputFile, ResolvedEnvironment
 from ..report.readme import readme
 from ..verify import cluster_rules
 from ..verify.kubeconform import kubeconform_texts
@@ -94,7 +94,8 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
 
 def facts_of(resolved: ResolvedEnvironment) -> cluster_rules.EnvironmentFacts:
     env = resolved.environment
-    return cluster_rules.EnvironmentFacts(env.name, env.gateway.namespace, env.kserve.version, env.gateway.pod_labels)
+    return cluster_rules.EnvironmentFacts(env.name, env.gateway.namespace, env.kserve.version, env.gateway.pod_labels,
+                                          env.monitoring_namespace, isinstance(env.scraper, MeshedPrometheus))
 
 
 def with_shared_files(checked: dict[str, tuple[str, list[dict[str, Any]]]], files: dict[str, str]) -> dict[str, tuple[str, list[dict[str, Any]]]]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, assert_never
 
-from ..model import (Access, Ambient, ClaimRule, ClusterLocal, DeploymentMode, IngressPolicy, IngressRule, Jwt, KedaHttp,
-                     Meta, NamespacePeer, PodSelector, PolicyBinding, Public, Scaling, ServiceTarget, Sidecar, TokenlessRule,
-                     WakeByKedaHttp)
-from . import naming, nim
+from ..model import (Access, AddressPeer, Ambient, ClaimRule, ClusterLocal, DeploymentMode, IdentityRule, IngressPolicy,
+                     IngressRule, Jwt, KedaHttp, MeshedPrometheus, Meta, NamespacePeer, PlainTextPrometheus, PodSelector,
+                     PolicyBinding, Public, Scaling, ServiceTarget, Sidecar, TokenlessRule, WakeByKedaHttp, ZtunnelGuard)
+from . import istio, naming, nim
 from .context import WorkloadContext
 
 
@@ -61,6 +61,14 @@ def resolve_access(ctx: WorkloadContext, mode: DeploymentMode) -> Access:
         ctx.error(("spec", "access", "type"), f"access '{level.value}' needs spec.identity in environment {env.name}",
                   "declare the identity provider's issuer and jwksUri there")
         return Public()  # never rendered: the error stops the build
+    if isinstance(env.mesh, Ambient) and mode is DeploymentMode.KNATIVE:
+        # In Knative mode <name>-predictor is an ExternalName Service Knative makes (a DNS alias of its local
+        # gateway, knative/serving route/resources/service.go): no waypoint serves it, so policies bound to it
+        # would never see a request, and a Knative revision's own Services change name with every revision.
+        ctx.error(("spec", "access", "type"), f"access '{level.value}' in an ambient mesh needs Standard mode: in "
+                  "Knative mode the predictor Service is an ExternalName alias that no waypoint serves, so no token "
+                  "would ever be checked", "use Standard mode (a fixed replica count or the hpa/keda backends), the "
+                  "sidecar mesh, or access clusterLocal or public")
     claim = None
     if level is AccessLevel.GROUPS:
         claim = ClaimRule(identity.groups_claim, tuple(ctx.spec["access"]["groups"]))
@@ -92,10 +100,30 @@ def policy_binding(ctx: WorkloadContext) -> PolicyBinding:
     match ctx.env.mesh:
         case Sidecar():
             return PodSelector(naming.pod_selector(ctx.name))
-        case Ambient():
-            return ServiceTarget(naming.predictor(ctx.name))
+        case Ambient(trust_domain=trust_domain):
+            return ServiceTarget(naming.predictor(ctx.name), ztunnel_guard(ctx, trust_domain))
         case _:
             assert_never(ctx.env.mesh)
+
+
+def ztunnel_guard(ctx: WorkloadContext, trust_domain: str) -> ZtunnelGuard:
+    """Pod-IP traffic skips the waypoint (istio.io ambient/usage/l4-policy: "in-mesh traffic needs to come from my
+    waypoint"), so ztunnel admits to the pods only the waypoint's identity, which the token rules guard, and
+    Prometheus' scrape of NIM's port: by its service account, by its namespace's identities, or (Prometheus
+    outside the mesh, no identity at all) by the port alone, which opens the whole API on it (the README says so)."""
+    env, namespace = ctx.env, ctx.project.namespace
+    match env.scraper:
+        case MeshedPrometheus(service_account=account) if account:
+            scrape = IdentityRule(principals=(istio.principal(trust_domain, env.monitoring_namespace, account),),
+                                  ports=(nim.PORT,))
+        case MeshedPrometheus():
+            scrape = IdentityRule(namespaces=(env.monitoring_namespace,), ports=(nim.PORT,))
+        case PlainTextPrometheus():
+            scrape = IdentityRule(ports=(nim.PORT,))
+        case _:
+            assert_never(env.scraper)
+    waypoint = IdentityRule(principals=(istio.waypoint_principal(trust_domain, namespace),))
+    return ZtunnelGuard(Meta(naming.ztunnel_policy(ctx.name)), naming.pod_selector(ctx.name), (waypoint, scrape))
 
 
 def plaintext_ports(mode: DeploymentMode) -> tuple[int, ...]:
@@ -103,8 +131,10 @@ def plaintext_ports(mode: DeploymentMode) -> tuple[int, ...]:
     return (nim.PORT, KNATIVE_QUEUE_PORT) if mode is DeploymentMode.KNATIVE else (nim.PORT,)
 
 
-def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, mode: DeploymentMode) -> IngressPolicy:
-    """Who may open connections to the predictor pods, port by port."""
+def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, mode: DeploymentMode,
+                   meshed: bool) -> IngressPolicy:
+    """Who may open connections to the predictor pods, port by port. In an ambient namespace meshed callers
+    arrive over HBONE (the waypoint, a meshed Prometheus), and kubelet probes from ambient's probe address."""
     env = ctx.env
     own, gateway = NamespacePeer(ctx.project.namespace), NamespacePeer(env.gateway.namespace, env.gateway.pod_labels)
     knative = NamespacePeer(env.knative_namespace)
@@ -120,4 +150,7 @@ def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, mode:
         rules.append(IngressRule((NamespacePeer(env.scale_from_zero.interceptor_namespace),), (nim.PORT,)))
     else:
         rules.append(IngressRule(tuple([own] + ([gateway] if exposed else [])), (nim.PORT,)))
+    if meshed and isinstance(env.mesh, Ambient):
+        rules = [IngressRule(r.peers, r.ports + (istio.HBONE_PORT,)) for r in rules]
+        rules.append(IngressRule((AddressPeer(istio.KUBELET_PROBE_CIDR),), (nim.PORT,)))
     return IngressPolicy(Meta(naming.ingress_policy(ctx.name)), naming.pod_selector(ctx.name), tuple(rules))

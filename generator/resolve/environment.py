@@ -7,7 +7,7 @@ from typing import Any
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
 from ..model import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
-                     IngressGateway, KServe, Mesh, MetricSource, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
+                     IngressGateway, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
                      WakeByKnative, labels_of)
 from ..quantities import canonical
 from .monitoring import query_problems
@@ -37,6 +37,7 @@ def kserve(version: str) -> KServe:
 
 
 DEFAULT_KNATIVE_NAMESPACE = "knative-serving"
+DEFAULT_TRUST_DOMAIN = "cluster.local"     # istiod's meshConfig.trustDomain default
 DEFAULT_GATEWAY_NAMESPACE = "istio-system"  # Istio's ingress gateway, which KServe's Istio ingress routes through
 DEFAULT_KEDA_NAMESPACE = "keda"            # the HTTP add-on's chart installs its interceptor beside KEDA
 # The interceptor proxy Service and port of the KEDA HTTP add-on (http-add-on config/interceptor/proxy-service.yaml).
@@ -51,7 +52,7 @@ KAI_DEFAULT_PRIORITY_CLASS = "inference"
 
 def mesh_of(spec: dict[str, Any]) -> Mesh:
     if spec.get("mode", "sidecar") == "ambient":
-        return Ambient()
+        return Ambient(spec.get("trustDomain", DEFAULT_TRUST_DOMAIN))
     return Sidecar(spec.get("revision"), spec.get("cni", False), spec.get("podSecurity") == "privileged")
 
 
@@ -61,6 +62,12 @@ def gateway_of(spec: dict[str, Any]) -> IngressGateway:
     if "gateway" in spec:
         return IngressGateway(spec["gateway"]["namespace"], labels_of(spec["gateway"].get("podLabels")))
     return IngressGateway(spec.get("gatewayNamespace", DEFAULT_GATEWAY_NAMESPACE), ())
+
+
+def scraper_of(spec: dict[str, Any]) -> Scraper:
+    if spec.get("outsideMesh", False):
+        return PlainTextPrometheus()
+    return MeshedPrometheus(spec.get("serviceAccount"))
 
 
 def scale_from_zero_of(spec: dict[str, Any] | None) -> ScaleFromZero | None:
@@ -113,6 +120,7 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         gateway=gateway_of(spec.get("ingress", {})),
         monitoring_namespace=spec.get("monitoring", {}).get("namespace", "monitoring"),
         scrape_labels=labels_of(spec.get("monitoring", {}).get("podMonitorLabels")),
+        scraper=scraper_of(spec.get("monitoring", {})),
         knative_namespace=spec.get("knative", {}).get("namespace", DEFAULT_KNATIVE_NAMESPACE),
         mesh=mesh_of(spec.get("mesh", {})),
         scale_from_zero=scale_from_zero_of(autoscaling.get("scaleFromZero")),
@@ -146,6 +154,11 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
                                        "in Knative mode Knative's activator wakes workloads from zero; the KEDA HTTP "
                                        "add-on scales Deployments, which Knative mode does not create",
                                        "use scaleFromZero: {via: knative}"))
+    monitoring = doc.data["spec"].get("monitoring", {})
+    if monitoring.get("outsideMesh") and "serviceAccount" in monitoring:
+        problems.append(doc.diagnostic(("spec", "monitoring", "serviceAccount"), "a Prometheus outside the mesh has no "
+                                       "identity for its service account to give",
+                                       "drop serviceAccount, or outsideMesh if Prometheus is enrolled in the mesh"))
     ingress = doc.data["spec"].get("ingress", {})
     # gateway supersedes an inherited gatewayNamespace; both in one file say the namespace twice
     if "gateway" in ingress and "gatewayNamespace" in ingress and \

@@ -20,13 +20,13 @@ from typing import assert_never
 
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import Ambient, Environment, Labels, Meta, PeerPolicy, Sidecar, Waypoint, labels_of
-from . import naming
+from ..model import (Ambient, Environment, IngressPolicy, IngressRule, Labels, Meta, NamespacePeer, PeerPolicy, Sidecar,
+                     Waypoint, labels_of)
+from . import istio, naming
 from .access import access_level
 from .storage import uses_storage_initializer
 
 NATIVE_SIDECAR = ("sidecar.istio.io/nativeSidecar", "true")
-HBONE_PORT = 15008                       # ambient's mTLS tunnel between ztunnels and waypoints
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,17 @@ def namespace_labels(env: Environment, traits: NamespaceTraits) -> Labels:
             assert_never(env.mesh)
 
 
-def waypoint(env: Environment, traits: NamespaceTraits) -> Waypoint | None:
+def waypoint(env: Environment, namespace: str, traits: NamespaceTraits) -> Waypoint | None:
     if traits.meshed and isinstance(env.mesh, Ambient):
         # what `istioctl waypoint apply` creates (istio.io docs ambient/usage/waypoint): class istio-waypoint,
-        # one HBONE listener on 15008, serving the namespace's Services
+        # one HBONE listener on 15008, serving the namespace's Services. The namespace's default-deny policy
+        # isolates its pods too: callers reach it over HBONE from the gateway and the namespace itself.
+        ingress = IngressPolicy(Meta(naming.waypoint_ingress_policy()), ((istio.GATEWAY_NAME_LABEL, naming.WAYPOINT),),
+                                (IngressRule((NamespacePeer(env.gateway.namespace, env.gateway.pod_labels),
+                                              NamespacePeer(namespace)), (istio.HBONE_PORT,)),))
         return Waypoint(Meta(naming.WAYPOINT, labels=(("istio.io/waypoint-for", "service"),)),
-                        gateway_class="istio-waypoint", listener="mesh", port=HBONE_PORT, protocol="HBONE")
+                        gateway_class=istio.WAYPOINT_CLASS, listener=istio.WAYPOINT_LISTENER, port=istio.HBONE_PORT,
+                        protocol="HBONE", ingress=ingress)
     return None
 
 

@@ -94,6 +94,15 @@ def ingress_policy(workload: str) -> str:
     return bounded(workload, "-ingress")
 
 
+def waypoint_ingress_policy() -> str:
+    return f"{WAYPOINT}-ingress"
+
+
+def ztunnel_policy(workload: str) -> str:
+    """The L4 AuthorizationPolicy that lets only the waypoint (and the scrape) reach a workload's pods."""
+    return bounded(workload, "-via-waypoint")
+
+
 def request_authentication(workload: str) -> str:
     return bounded(workload, "-jwt")
 

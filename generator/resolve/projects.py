@@ -90,7 +90,7 @@ def resolve_project(doc: Document, env: Environment, traits: NamespaceTraits) ->
         quota=ResourceQuota(Meta(naming.resource_quota(name)), labels_of({k: v for k, v in hard.items() if v is not None})),
         limits=LimitRange(Meta(naming.limit_range(name)), DEFAULT_REQUEST, DEFAULT_LIMIT),
         default_deny=DefaultDenyIngress(Meta(naming.DEFAULT_DENY_POLICY)),
-        queue=queue, waypoint=mesh.waypoint(env, traits),
+        queue=queue, waypoint=mesh.waypoint(env, namespace, traits),
     )
     return project, problems
 

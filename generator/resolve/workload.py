@@ -65,7 +65,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
         store=storage.store, scaling=scaling, access=access, service=service,
-        ingress=ingress_policy(ctx, access, scaling, mode), scrape=scrape(ctx.name, env, mode),
+        ingress=ingress_policy(ctx, access, scaling, mode, traits.meshed), scrape=scrape(ctx.name, env, mode),
         peer=mesh.peer_policy(ctx.name, traits.meshed, plaintext_ports(mode)),
         disruption=disruption_budget(ctx, scaling), provenance=tuple(ctx.provenance))
     return workload, ctx.problems

@@ -45,6 +45,8 @@ class EnvironmentFacts:
     gateway_namespace: str
     kserve_version: str                  # major.minor
     gateway_pod_labels: tuple[tuple[str, str], ...] = ()   # the gateway's pods in its namespace (all when empty)
+    monitoring_namespace: str = "monitoring"
+    scrape_in_mesh: bool = True          # in an ambient mesh, Prometheus scrapes with an mTLS identity
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,8 @@ def istio_policy_without_proxy(objects: Objects, facts: EnvironmentFacts) -> Ite
                 yield Violation("istio-policy-without-proxy", o, ("spec", "targetRefs"),
                                 f"{o.kind} {o.name} targets a Service, but namespace {o.namespace} has no ambient waypoint")
         elif ns.get("istio.io/dataplane-mode") == "ambient":
-            if o.kind != "PeerAuthentication":   # ztunnel enforces L4 only: it drops all traffic under L7 rules
+            if o.kind != "PeerAuthentication" and (o.kind != "AuthorizationPolicy" or _has_l7(o)):
+                # ztunnel enforces L4 only (identities, ports): it drops all traffic under L7 rules
                 yield Violation("istio-policy-without-proxy", o, ("spec", "selector"),
                                 f"{o.kind} {o.name} binds L7 rules to pods of the ambient namespace {o.namespace} by "
                                 "selector: no waypoint enforces them")
@@ -417,20 +420,65 @@ def scrape_blocked_by_mesh(objects: Objects, facts: EnvironmentFacts) -> Iterato
                  for p in c.get("ports", [])}
         if not in_standard_mode(isvc):   # Knative renames the serving port, keeping its number
             ports = {KNATIVE_USER_PORT: next(iter(ports.values()), None)}
+        ambient = ns.get("istio.io/dataplane-mode") == "ambient"
         for endpoint in monitor.items("spec", "podMetricsEndpoints"):
             number = ports.get(endpoint.get("port"))
             if number is None:
                 continue                 # no such port: scrape-port-not-in-pod says so
+            if ambient and facts.scrape_in_mesh:
+                # the scrape carries Prometheus' identity: ztunnel's L4 policy must admit it on the port
+                for policy in objects.selecting("AuthorizationPolicy", isvc):
+                    if not _has_l7(policy) and not any(_admits_scrape(r, str(number), facts.monitoring_namespace)
+                                                       for r in policy.items("spec", "rules")):
+                        yield Violation("scrape-blocked-by-mesh", policy, ("spec", "rules"),
+                                        f"AuthorizationPolicy {policy.name} does not admit Prometheus' identity (namespace "
+                                        f"{facts.monitoring_namespace}) to port {number}")
+                continue
             peers = objects.selecting("PeerAuthentication", isvc)
             if not any(o.mapping("spec", "portLevelMtls").get(str(number), {}).get("mode") == "PERMISSIVE" for o in peers):
                 yield Violation("scrape-blocked-by-mesh", monitor, ("spec", "podMetricsEndpoints"),
                                 f"PodMonitor {monitor.name} scrapes port {number} of meshed pods in plain text, "
                                 "and no PeerAuthentication makes that port PERMISSIVE")
             for policy in objects.selecting("AuthorizationPolicy", isvc):
-                if not any(_allows_plain_text_get(r, endpoint.get("path", "/metrics")) for r in policy.items("spec", "rules")):
+                rules = policy.items("spec", "rules")
+                if ambient and not _has_l7(policy):     # ztunnel's L4 policy: the port, open to any caller
+                    if not any(_admits_scrape(r, str(number), None) for r in rules):
+                        yield Violation("scrape-blocked-by-mesh", policy, ("spec", "rules"),
+                                        f"AuthorizationPolicy {policy.name} admits no plain-text connection to port {number}")
+                    continue
+                if not any(_allows_plain_text_get(r, endpoint.get("path", "/metrics")) for r in rules):
                     yield Violation("scrape-blocked-by-mesh", policy, ("spec", "rules"),
                                     f"AuthorizationPolicy {policy.name} admits no plain-text GET of {endpoint.get('path')}: "
                                     "source namespaces and principals need mTLS")
+
+
+L7_SOURCE_KEYS = {"requestPrincipals", "notRequestPrincipals"}
+L7_OPERATION_KEYS = {"paths", "notPaths", "methods", "notMethods", "hosts", "notHosts"}
+
+
+def _has_l7(policy: Obj) -> bool:
+    """An AuthorizationPolicy that reads requests (tokens, paths, methods), which only a waypoint or sidecar can."""
+    for r in policy.items("spec", "rules"):
+        if not isinstance(r, dict):
+            continue
+        if any(set(f.get("source", {})) & L7_SOURCE_KEYS for f in r.get("from", [])) or \
+                any(set(t.get("operation", {})) & L7_OPERATION_KEYS for t in r.get("to", [])) or \
+                any(str(w.get("key", "")).startswith("request.") for w in r.get("when", [])):
+            return True
+    return False
+
+
+def _admits_scrape(r: dict[str, Any], port: str, namespace: str | None) -> bool:
+    """An L4 rule that admits connections to the port: from an identity of the namespace (a principal in it, or
+    the namespace itself), or, namespace None, from any caller (no source at all)."""
+    ports = [p for to in r.get("to", []) for p in to.get("operation", {}).get("ports", [])]
+    if ports and port not in ports:
+        return False
+    sources = [f.get("source", {}) for f in r.get("from", [])]
+    if namespace is None:
+        return not sources
+    return any(namespace in s.get("namespaces", []) or any(f"/ns/{namespace}/sa/" in p for p in s.get("principals", []))
+               for s in sources)
 
 
 def _allows_plain_text_get(r: dict[str, Any], path: str) -> bool:
