@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from conftest import run
+from conftest import make_repo, run
 from nimgen.verify.cluster_rules import RULES, EnvironmentFacts, check
 from nimgen.output.read import out_manifests
 
@@ -302,17 +302,74 @@ def test_verify_refuses_a_hand_edited_surging_rollout_naming_the_inputs(built: P
     assert "Traceback" not in result.stderr
 
 
-def test_an_ambient_environment_builds_and_passes_every_rule(built: Path):
-    path = built / "environments/staging/environment.yaml"
+@pytest.fixture(scope="module")
+def ambient(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture with staging in an ambient mesh, built (never written to by a test)."""
+    root = make_repo(tmp_path_factory.mktemp("ambient") / "repo")
+    path = root / "environments/staging/environment.yaml"
     path.write_text(path.read_text() + "  mesh: {mode: ambient}\n")
-    result = run(built, "build")
+    result = run(root, "build")
     assert result.exit_code == 0, result.stderr
-    assert run(built, "verify", "--env", "staging").exit_code == 0
-    files = {rel: (m.text, m.objects) for rel, m in out_manifests(built, ["staging"])["staging"].items()}
+    return root
+
+
+@pytest.fixture(scope="module")
+def ambient_files(ambient: Path) -> dict[str, Files]:
+    return {"staging": {rel: (m.text, m.objects) for rel, m in out_manifests(ambient, ["staging"])["staging"].items()}}
+
+
+def test_an_ambient_environment_builds_and_passes_every_rule(ambient: Path, ambient_files):
+    assert run(ambient, "verify", "--env", "staging").exit_code == 0
+    files = ambient_files["staging"]
     assert violations(files, "staging") == []
     # an L7 policy bound to an ambient namespace's pods by selector: ztunnel would drop every request
     def by_selector(o: dict) -> None:
         o["spec"].pop("targetRefs")
         o["spec"]["selector"] = {"matchLabels": {"serving.kserve.io/inferenceservice": "llama-8b-chat"}}
     found = violations(broken({"staging": files}, "staging", "AuthorizationPolicy", "llama-8b-chat-access", by_selector), "staging")
-    only(found, "istio-policy-without-proxy")
+    assert "[istio-policy-without-proxy]" in found[0]
+
+
+def test_ambient_pods_whose_policy_admits_no_hbone_or_no_probe_address_are_refused(ambient_files):
+    def no_hbone(o: dict) -> None:
+        for rule in o["spec"]["ingress"]:
+            rule["ports"] = [p for p in rule["ports"] if p["port"] != 15008]
+    only(violations(broken(ambient_files, "staging", "NetworkPolicy", "llama-8b-chat-ingress", no_hbone), "staging"),
+         "ambient-traffic-blocked")
+    def no_probes(o: dict) -> None:
+        o["spec"]["ingress"] = [r for r in o["spec"]["ingress"] if "ipBlock" not in r["from"][0]]
+    found = violations(broken(ambient_files, "staging", "NetworkPolicy", "llama-8b-chat-ingress", no_probes), "staging")
+    only(found, "ambient-traffic-blocked")
+    assert "169.254.7.127/32" in found[0]
+
+
+def test_a_waypoint_the_default_deny_isolates_is_refused(ambient_files):
+    found = violations(dropped(ambient_files, "staging", "NetworkPolicy", "waypoint-ingress"), "staging")
+    only(found, "ambient-traffic-blocked")
+    assert "waypoint waypoint" in found[0]
+
+
+def test_ambient_token_pods_without_a_ztunnel_guard_or_with_an_open_one_are_refused(ambient_files):
+    only(violations(dropped(ambient_files, "staging", "AuthorizationPolicy", "llama-8b-chat-via-waypoint"), "staging"),
+         "waypoint-bypassed")
+    def open_to_all(o: dict) -> None:
+        o["spec"]["rules"].append({})
+    only(violations(broken(ambient_files, "staging", "AuthorizationPolicy", "llama-8b-chat-via-waypoint", open_to_all),
+                    "staging"), "waypoint-bypassed")
+
+
+def test_a_ztunnel_guard_that_refuses_the_meshed_scrape_is_refused(ambient_files):
+    def waypoint_only(o: dict) -> None:
+        o["spec"]["rules"] = o["spec"]["rules"][:1]
+    only(violations(broken(ambient_files, "staging", "AuthorizationPolicy", "llama-8b-chat-via-waypoint", waypoint_only),
+                    "staging"), "scrape-blocked-by-mesh")
+
+
+def test_policies_on_a_knative_predictor_service_are_refused(rendered):
+    # dev serves in Knative mode: its <name>-predictor is an ExternalName alias that no waypoint serves
+    def on_the_service(o: dict) -> None:
+        o["spec"].pop("selector")
+        o["spec"]["targetRefs"] = [{"group": "", "kind": "Service", "name": "mistral-7b-eval-predictor"}]
+    found = violations(broken(rendered, "dev", "AuthorizationPolicy", "mistral-7b-eval-access", on_the_service), "dev")
+    rule = "policy-on-external-name"       # (the sidecar namespace also has no waypoint: a second rule speaks)
+    assert any(f"[{rule}]" in m for m in found)

@@ -26,6 +26,8 @@ ENVIRONMENTS = {
            "policy": {"allowPublicEndpoints": True}},
     "http": {"autoscaling": {"backend": "hpa", "scaleFromZero": {"via": "keda-http"}}},
     "keda": {"autoscaling": {"backend": "keda"}},
+    "amb-open": {"mesh": {"mode": "ambient"}, "monitoring": {"outsideMesh": True}},
+    "amb-sa": {"mesh": {"mode": "ambient", "trustDomain": "prod.example"}, "monitoring": {"serviceAccount": "prometheus"}},
     "kn-zero": {**KNATIVE, "autoscaling": {"backend": "knative", "scaleFromZero": {"via": "knative"}}},
     "gw-kn": {**KNATIVE, "ingress": {"gatewayNamespace": "knative-gateways"}, "policy": {"allowPublicEndpoints": True}},
 }
@@ -42,6 +44,8 @@ WORKLOADS = {
     "kn-zero": {"fetch": {"store": {"uri": "s3://models/llama-8b"}},
                 "idle": {"scaling": {"minReplicas": 0, "maxReplicas": 1, "metric": "concurrency", "target": 4,
                                      "scaleToZero": {"afterSeconds": 600}}}},
+    "amb-open": {"chat": {"access": TOKEN}},
+    "amb-sa": {"chat": {"access": TOKEN}},
     "keda": {"chat": {"scaling": {"minReplicas": 1, "maxReplicas": 2, "metric": "latency", "target": 500}}},
     "http": {"chat": {"scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "concurrency", "target": 4,
                                   "scaleToZero": {"afterSeconds": 300}}}},
@@ -63,7 +67,7 @@ def add_datasources(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Objects]:
+def built_paths(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = bare_repo(tmp_path_factory.mktemp("paths") / "repo")
     sidecar_without_cni(root)
     add_datasources(root)
@@ -74,7 +78,12 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Objects]:
             add_workload(root, env, "team", name, {**ONE_GPU, "scaling": replicas(1), **extra})
     result = run(root, "build")
     assert result.exit_code == 0, result.stderr
-    return {env: Objects(out_objects(root, env)) for env in ENVIRONMENTS}
+    return root
+
+
+@pytest.fixture(scope="module")
+def out(built_paths: Path) -> dict[str, Objects]:
+    return {env: Objects(out_objects(built_paths, env)) for env in ENVIRONMENTS}
 
 
 LARGE = {"model": {"nim": "meta/llama-3.1-70b-instruct", "version": "1.14.0"},
@@ -85,6 +94,7 @@ REFUSED = {
     "unmeshed": ({"mesh": {"mode": "sidecar"}}, {"chat": {"access": {"type": "clusterLocal"}}}),
     "kn-replace": (KNATIVE, {"chat": {"rollout": {"maxSurge": 0}}}),
     "kn-single-node": (KNATIVE, {"chat": {"store": SINGLE_NODE_CACHED}}),
+    "amb-kn": ({**KNATIVE, "mesh": {"mode": "ambient"}}, {"chat": {"access": TOKEN}}),
     "gw-twice": ({"ingress": {"gatewayNamespace": "kserve", "gateway": {"namespace": "kserve"}}}, {}),
     # a 140 GB download: 1,120 s at 1 Gb/s, where a Standard-mode start has 420 s
     "slow": ({}, {"cold": {**LARGE, "store": {"ngc": {"secret": "ngc-api"}}},
@@ -333,3 +343,31 @@ def test_a_knative_uri_store_names_its_uri_to_the_pod_webhook_not_the_knative_se
 def test_a_standard_uri_store_on_kserve_0_16_or_later_lists_storage_uris(out):
     predictor = out["gw"].get("InferenceService", "fetch", "team")["spec"]["predictor"]
     assert predictor["storageUris"] == [{"uri": "s3://models/llama-8b", "mountPath": "/mnt/models"}]
+
+
+# 5, 6: in an ambient mesh tokens are checked at the waypoint, and nothing reaches the pods past it
+
+
+def guard_rules(objects: Objects) -> list[dict]:
+    return objects.get("AuthorizationPolicy", "chat-via-waypoint", "team")["spec"]["rules"]
+
+
+def test_ambient_token_access_in_knative_mode_is_refused_at_the_access_type(diagnostics):
+    (error,) = diagnostics["amb-kn"]
+    assert (error.file, error.path) == ("environments/amb-kn/workloads/chat.yaml", "spec.access.type")
+    assert "ExternalName" in error.message and "Standard mode" in error.hint
+
+
+def test_a_named_prometheus_account_is_the_only_scraper_ztunnel_admits(out):
+    assert guard_rules(out["amb-sa"]) == [
+        {"from": [{"source": {"principals": ["prod.example/ns/team/sa/waypoint"]}}]},
+        {"from": [{"source": {"principals": ["prod.example/ns/monitoring/sa/prometheus"]}}],
+         "to": [{"operation": {"ports": ["8000"]}}]}]
+
+
+def test_a_prometheus_outside_the_mesh_opens_the_nim_port_and_the_readme_says_so(out, built_paths):
+    open_rule = {"to": [{"operation": {"ports": ["8000"]}}]}        # no source: plain text, any caller
+    assert open_rule in guard_rules(out["amb-open"])
+    readme = (built_paths / "out" / "amb-open" / "README.md").read_text()
+    assert "## Exposure" in readme and "any caller to port 8000 of `chat`" in readme
+    assert "## Exposure" not in (built_paths / "out" / "amb-sa" / "README.md").read_text()

@@ -39,6 +39,7 @@ class ResolvedEnvironment:
     projects: tuple[Project, ...]
     workloads: tuple[Workload, ...]
     prerequisites: tuple[Prerequisite, ...] = ()
+    exposures: tuple[str, ...] = ()      # what stays open beyond what the access levels say (README)
 
     @property
     def queues(self) -> ClusterQueues:

@@ -21,6 +21,6 @@ def _template(name: str) -> Template:
 
 def readme(resolved: ResolvedEnvironment, files: list[str]) -> str:
     text = _template("out-readme.md.j2").render(env=resolved.environment, projects=resolved.projects,
-                                                workloads=resolved.workloads, prerequisites=resolved.prerequisites,
+                                                workloads=resolved.workloads, prerequisites=resolved.prerequisites, exposures=resolved.exposures,
                                                 files=files)
     return text.rstrip("\n") + "\n"

@@ -15,7 +15,7 @@ from .catalog import catalog_model
 from .context import Gallery, suggest
 from .environment import environment_problems, resolve_environment
 from .mesh import NamespaceTraits, namespace_traits, pod_security_problems
-from .prerequisites import prerequisites
+from .prerequisites import exposures, prerequisites
 from .projects import quota_problems, resolve_project
 from .workload import resolve_workload
 
@@ -102,4 +102,5 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
         return None, problems
     ordered = tuple(sorted(workloads, key=lambda w: (w.project, w.name)))
     chosen = tuple(projects[k] for k in sorted(projects))
-    return ResolvedEnvironment(env, chosen, ordered, prerequisites(env, chosen, ordered)), problems
+    return ResolvedEnvironment(env, chosen, ordered, prerequisites(env, chosen, ordered),
+                               exposures(env, ordered)), problems

@@ -4,11 +4,13 @@ out/<env>/README.md lists them; docs/CLUSTER.md explains each."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, assert_never
 
 from ..model import (Ambient, CacheClaim, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
-                     Jwt, KaiScheduler, Keda, KedaHttp, Knative, Ngc, Prerequisite, Project, Pvc, Uri, WakeByKedaHttp,
+                     Jwt, KaiScheduler, Keda, KedaHttp, Knative, MeshedPrometheus, Ngc, PlainTextPrometheus, Prerequisite,
+                     Project, Pvc, ServiceTarget, Uri, WakeByKedaHttp,
                      Workload)
+from . import nim
 from .mesh import NATIVE_SIDECAR
 
 
@@ -20,6 +22,17 @@ def gateway_described(env: Environment) -> str:
     gateway = env.gateway
     pods = ", ".join(f"{k}={v}" for k, v in gateway.pod_labels)
     return f"`{gateway.namespace}`" + (f" (its pods labelled `{pods}`)" if pods else "")
+
+
+def exposures(env: Environment, workloads: tuple[Workload, ...]) -> tuple[str, ...]:
+    """What the output leaves open that a reader would not expect from the access levels alone."""
+    found = []
+    guarded = sorted(w.name for w in workloads if isinstance(w.access, Jwt) and isinstance(w.access.binding, ServiceTarget))
+    if guarded and isinstance(env.scraper, PlainTextPrometheus):
+        found.append(f"Prometheus scrapes from outside the ambient mesh, without an identity: ztunnel admits any caller "
+                     f"to port {nim.PORT} of {', '.join(f'`{n}`' for n in guarded)}, which serves the whole API, not "
+                     "only /v1/metrics; tokens are checked only on requests through the waypoint")
+    return tuple(found)
 
 
 def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tuple[Workload, ...]) -> tuple[Prerequisite, ...]:
@@ -47,7 +60,18 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
     if any(isinstance(w.access, Jwt) for w in workloads) or any(p.waypoint for p in projects):
         if isinstance(env.mesh, Ambient):
             need("token access", "Istio in ambient mode (istio-cni, ztunnel, waypoints; the Gateway API CRDs) with "
-                                 "ingress waypoint routing enabled in istiod (ENABLE_INGRESS_WAYPOINT_ROUTING)")
+                                 "ingress waypoint routing enabled in istiod (ENABLE_INGRESS_WAYPOINT_ROUTING); trust "
+                                 f"domain `{env.mesh.trust_domain}`")
+            match env.scraper:
+                case MeshedPrometheus(service_account=account):
+                    who = f"as service account `{account}`" if account else "(any identity of its namespace)"
+                    need("metrics", f"Prometheus enrolled in the ambient mesh (namespace `{env.monitoring_namespace}` "
+                                    f"labelled istio.io/dataplane-mode=ambient), scraping {who}: ztunnel admits only "
+                                    "that identity to token workloads' pods besides their waypoint")
+                case PlainTextPrometheus():
+                    pass                 # no prerequisite: an exposure, which exposures() states
+                case _:
+                    assert_never(env.scraper)
         else:
             revision = f" revision `{env.mesh.revision}`" if env.mesh.revision else ""
             cni = " with its CNI agent" if env.mesh.cni else ""
@@ -77,7 +101,9 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
                                                           if any(isinstance(w.scaling, Keda) for w in workloads) else ""))
     wakes = [w.scaling.wake.address for w in workloads if isinstance(w.scaling, KedaHttp)]
     if wakes and isinstance(env.scale_from_zero, WakeByKedaHttp):
-        need("scale from zero", f"the KEDA HTTP add-on (http.keda.sh CRDs), its interceptor in "
+        # HTTPScaledObject's scalingMetric exists from add-on 0.8.0, timeouts.conditionWait/responseHeader from
+        # 0.11.0 (kedacore/http-add-on CHANGELOG.md and config/crd at those tags)
+        need("scale from zero", f"the KEDA HTTP add-on 0.11 or later (http.keda.sh CRDs), its interceptor in "
                                 f"`{env.scale_from_zero.interceptor_namespace}`; callers reach these workloads at "
                                 f"{_names(wakes)}")
     timeouts = {w.service.request_timeout_seconds for w in workloads} - {None}

@@ -27,6 +27,11 @@ STANDARD_PROGRESS_DEADLINE_SECONDS = 600   # KServe Standard mode: Kubernetes' d
 # The deadline also covers scheduling and pulling a 10-40 GB NIM image: a start-up window must leave this much.
 PULL_ALLOWANCE_SECONDS = 180
 KNATIVE_QUEUE_PORT = 8012
+# Istio ambient (istio.io docs ambient/usage/networkpolicy): pod-to-pod traffic arrives over HBONE on 15008, and
+# kubelet probes come from a link-local address; a waypoint's pods carry their Gateway's name in a label.
+HBONE_PORT = 15008
+AMBIENT_PROBE_CIDR = "169.254.7.127/32"
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 DEFAULT_STORAGE_MOUNT = "/mnt/models"      # where KServe's storage initializer puts a storage URI's files
 # Knative names the serving container's port "user-port" in a revision's pods, whatever the Service called it
 # (knative/serving pkg/apis/serving/v1 UserPortName), beside the queue-proxy's own ports.
@@ -197,6 +202,78 @@ def admits_gateway(peer: Any, facts: EnvironmentFacts) -> bool:
     wanted = pods.get("matchLabels", {}) if isinstance(pods, dict) else None
     return namespace == facts.gateway_namespace and isinstance(wanted, dict) \
         and set(wanted.items()) <= set(facts.gateway_pod_labels)
+
+
+def _ambient(labels: dict[str, dict[str, Any]], namespace: str | None) -> bool:
+    return labels.get(namespace or "", {}).get("istio.io/dataplane-mode") == "ambient"
+
+
+def _ports_and_cidrs(policies: list[Obj]) -> tuple[set[Any], set[Any]]:
+    ports = {port.get("port") for p in policies for r in p.items("spec", "ingress") for port in r.get("ports", [])}
+    cidrs = {peer.get("ipBlock", {}).get("cidr") for p in policies for r in p.items("spec", "ingress")
+             for peer in r.get("from", []) if isinstance(peer, dict)}
+    return ports, cidrs
+
+
+@rule("ambient-traffic-blocked")
+def ambient_traffic_blocked(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """In an ambient namespace meshed callers arrive over HBONE (15008) and kubelet probes from ambient's
+    link-local address: a pod's NetworkPolicies must admit both; the namespace's default deny isolates its
+    waypoint's pods too, so a policy must let callers reach the waypoint on 15008."""
+    labels = namespaces(objects)
+    for isvc in objects.of("InferenceService"):
+        mine = objects.selecting("NetworkPolicy", isvc)
+        if not mine or not _ambient(labels, isvc.namespace):
+            continue
+        ports, cidrs = _ports_and_cidrs(mine)
+        if HBONE_PORT not in ports or AMBIENT_PROBE_CIDR not in cidrs:
+            yield Violation("ambient-traffic-blocked", mine[0], ("spec", "ingress"),
+                            f"NetworkPolicy {mine[0].name} of ambient pods of {isvc.name} admits "
+                            + ("no HBONE (port 15008)" if HBONE_PORT not in ports else f"no kubelet probe from {AMBIENT_PROBE_CIDR}"))
+    for gateway in objects.of("Gateway"):
+        if gateway.at("spec", "gatewayClassName") != "istio-waypoint" or not _ambient(labels, gateway.namespace):
+            continue
+        mine = [p for p in objects.of("NetworkPolicy") if p.namespace == gateway.namespace and
+                p.mapping("spec", "podSelector", "matchLabels").get(GATEWAY_NAME_LABEL) == gateway.name]
+        if HBONE_PORT not in _ports_and_cidrs(mine)[0]:
+            yield Violation("ambient-traffic-blocked", gateway, ("spec",),
+                            f"waypoint {gateway.name}: no NetworkPolicy lets callers reach its pods on port 15008, and "
+                            f"the default deny of namespace {gateway.namespace} isolates them")
+
+
+@rule("waypoint-bypassed")
+def waypoint_bypassed(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Pod-IP traffic skips the waypoint that enforces a Service's token rules: ztunnel must admit only the
+    waypoint (and identified or port-bound scrapes) to the pods, through an L4 ALLOW policy on them."""
+    labels = namespaces(objects)
+    for isvc in objects.of("InferenceService"):
+        if not _ambient(labels, isvc.namespace):
+            continue
+        policies = objects.selecting("AuthorizationPolicy", isvc)
+        if not any(p.at("spec", "targetRefs") is not None for p in policies):
+            continue                     # no token rules at the waypoint
+        guards = [p for p in policies if p.at("spec", "selector") is not None and not _has_l7(p)
+                  and p.at("spec", "action") in (None, "ALLOW")]
+        open_rules = [r for g in guards for r in g.items("spec", "rules") if isinstance(r, dict)
+                      and not r.get("from") and not any(t.get("operation", {}).get("ports") for t in r.get("to", []))]
+        if not guards or open_rules:
+            yield Violation("waypoint-bypassed", (guards or policies)[0], ("spec",),
+                            f"InferenceService {isvc.name}: nothing stops callers reaching its pods past the waypoint "
+                            "that checks tokens (no ztunnel policy admitting only the waypoint)" if not guards else
+                            f"InferenceService {isvc.name}: its ztunnel policy admits any caller on any port")
+
+
+@rule("policy-on-external-name")
+def policy_on_external_name(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """In Knative mode <isvc>-predictor is an ExternalName Service (a DNS alias of Knative's local gateway): no
+    waypoint serves it, so an Istio policy bound to it never sees a request."""
+    for isvc in (o for o in objects.of("InferenceService") if not in_standard_mode(o)):
+        for kind in ("RequestAuthentication", "AuthorizationPolicy"):
+            for policy in objects.selecting(kind, isvc):
+                if policy.at("spec", "targetRefs") is not None:
+                    yield Violation("policy-on-external-name", policy, ("spec", "targetRefs"),
+                                    f"{kind} {policy.name} targets {isvc.name}-predictor, which in Knative mode is an "
+                                    "ExternalName Service no waypoint serves: its rules are never enforced")
 
 
 @rule("cluster-local-label")
