@@ -18,15 +18,20 @@ def test_build_renders_the_layout_of_the_design(built_readonly: Path):
     out = built_readonly / "out"
     assert sorted(p.name for p in out.iterdir()) == ["dev", "prod", "staging"]
     prod = snapshot(out / "prod")
-    for expected in ("kustomization.yaml", "README.md", "cluster/queues.yaml", "chat/_project.yaml",
-                     "chat/llama-8b-chat.yaml", "chat/llama-70b-chat.yaml", "research/_project.yaml",
-                     "research/mistral-7b-eval.yaml"):
+    for expected in ("kustomization.yaml", "README.md", "prepare/kustomization.yaml", "prepare/cluster/queues.yaml",
+                     "prepare/chat/_project.yaml", "prepare/chat/llama-70b-chat.yaml", "prepare/research/_project.yaml",
+                     "serve/kustomization.yaml", "serve/chat/llama-8b-chat.yaml", "serve/chat/llama-70b-chat.yaml",
+                     "serve/research/mistral-7b-eval.yaml"):
         assert expected in prod, expected
     # 'enabled: false' in prod drops the batch workload inherited from base
-    assert "research/llama-8b-batch.yaml" not in prod
-    assert "research/llama-8b-batch.yaml" in snapshot(out / "staging")
-    kustomization = yaml.safe_load(prod["kustomization.yaml"])
-    assert kustomization["resources"] == sorted(p for p in prod if p.endswith(".yaml") and p != "kustomization.yaml")
+    assert "serve/research/llama-8b-batch.yaml" not in prod
+    assert "serve/research/llama-8b-batch.yaml" in snapshot(out / "staging")
+    # the whole environment is its two parts; each part's kustomization lists every manifest in its folder
+    assert yaml.safe_load(prod["kustomization.yaml"])["resources"] == ["prepare", "serve"]
+    for part in ("prepare", "serve"):
+        listed = yaml.safe_load(prod[f"{part}/kustomization.yaml"])["resources"]
+        assert listed == sorted(p.removeprefix(f"{part}/") for p in prod
+                                if p.startswith(f"{part}/") and p.endswith(".yaml") and p != f"{part}/kustomization.yaml")
 
 
 def test_every_file_is_lf_terminated_and_starts_with_the_generated_header(built_readonly: Path):
@@ -73,36 +78,36 @@ def test_committed_out_matches_a_fresh_build(project_copy: Path):
 
 
 def test_check_fails_after_a_hand_edit(built: Path):
-    target = built / "out" / "prod" / "chat" / "llama-8b-chat.yaml"
+    target = built / "out" / "prod" / "serve" / "chat" / "llama-8b-chat.yaml"
     target.write_text(target.read_text().replace("maxReplicas: 6", "maxReplicas: 60"))
     result = run(built, "check")
     assert result.exit_code == 1
-    assert "changed: out/prod/chat/llama-8b-chat.yaml" in result.stdout
+    assert "changed: out/prod/serve/chat/llama-8b-chat.yaml" in result.stdout
     assert "-    maxReplicas: 60\n" in result.stdout and "+    maxReplicas: 6\n" in result.stdout
 
 
 def test_check_fails_after_a_deleted_file(built: Path):
-    (built / "out" / "dev" / "research" / "_project.yaml").unlink()
+    (built / "out" / "dev" / "prepare" / "research" / "_project.yaml").unlink()
     result = run(built, "check")
     assert result.exit_code == 1
-    assert "missing: out/dev/research/_project.yaml" in result.stdout
+    assert "missing: out/dev/prepare/research/_project.yaml" in result.stdout
 
 
 def test_check_fails_after_a_stray_file(built: Path):
-    (built / "out" / "staging" / "chat" / "notes.yaml").write_text("hello: world\n")
+    (built / "out" / "staging" / "serve" / "chat" / "notes.yaml").write_text("hello: world\n")
     (built / "out" / "qa").mkdir()
     (built / "out" / "qa" / "x.yaml").write_text("a: 1\n")
     result = run(built, "check")
     assert result.exit_code == 1
-    assert "extra: out/staging/chat/notes.yaml" in result.stdout
+    assert "extra: out/staging/serve/chat/notes.yaml" in result.stdout
     assert "extra: out/qa/x.yaml" in result.stdout
 
 
 def test_build_removes_stale_files_and_environments(built: Path):
-    (built / "out" / "dev" / "chat" / "old-workload.yaml").write_text("stale: true\n")
+    (built / "out" / "dev" / "serve" / "chat" / "old-workload.yaml").write_text("stale: true\n")
     (built / "out" / "gone").mkdir()
     assert run(built, "build").exit_code == 0
-    assert not (built / "out" / "dev" / "chat" / "old-workload.yaml").exists()
+    assert not (built / "out" / "dev" / "serve" / "chat" / "old-workload.yaml").exists()
     assert not (built / "out" / "gone").exists()
 
 
@@ -112,7 +117,7 @@ def test_plan_lists_changes_without_writing(built: Path):
     before = snapshot(built / "out")
     result = run(built, "plan")
     assert result.exit_code == 0
-    assert "changed: out/prod/chat/llama-8b-chat.yaml" in result.stdout
+    assert "changed: out/prod/serve/chat/llama-8b-chat.yaml" in result.stdout
     assert snapshot(built / "out") == before
 
 

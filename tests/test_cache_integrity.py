@@ -11,7 +11,7 @@ import pytest
 from conftest import make_repo, run, snapshot
 from nimgen.render.cache import BuildCache, seal, unseal
 
-TARGET = "prod/chat/llama-8b-chat.yaml"
+TARGET = "prod/serve/chat/llama-8b-chat.yaml"
 
 
 def entries(root: Path) -> list[Path]:
@@ -71,7 +71,7 @@ def test_a_damaged_entry_never_reaches_out(built: Path, uncached_out: dict[str, 
     elif damage == "unsealed":     # the text alone, as entries were stored before they were sealed
         entry.write_bytes(data.partition(b"\n")[2].replace(b"maxReplicas: 6", b"maxReplicas: 60"))
     elif damage == "moved":        # another file's valid entry under this key
-        other = entry_of(built, "prod/research/mistral-7b-eval.yaml")
+        other = entry_of(built, "prod/serve/research/mistral-7b-eval.yaml")
         entry.write_bytes(other.read_bytes())
     else:
         entry.write_bytes(b"")

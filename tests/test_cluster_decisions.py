@@ -165,7 +165,7 @@ def test_the_warmup_job_is_named_after_what_it_downloads(repo: Path):
     path.write_text(path.read_text().replace("profile: {auto: {optimizeFor: throughput}}", "profile: {auto: {optimizeFor: latency}}"))
     after = resolved(repo, "prod")["llama-70b-chat"].store.warmup.meta
     assert before.name != after.name and before.name.startswith("llama-70b-chat-warmup-")
-    assert dict(after.annotations)["argocd.argoproj.io/hook"] == "PreSync"
+    assert dict(after.annotations) == {"argocd.argoproj.io/sync-wave": "-1"}     # a Sync-phase Job, before wave 0
 
 
 # 9, 10: rollouts that never surge a GPU replica, start-up windows within the progress deadline
@@ -247,7 +247,7 @@ def test_each_environment_lists_what_its_cluster_must_run(repo: Path):
     assert "`llama-8b-batch-wake.research:8080`" in staging["scale from zero"]  # the address callers use
     assert "Prometheus adapter" in staging["autoscaling"] and "num_requests_running" in staging["autoscaling"]
     assert "Knative Serving in `knative-serving`" in dev["knative"] and "activator" in dev["scale from zero"]
-    assert "PriorityClass `inference`" in prod["scheduling"] and "PreSync" in prod["warm-up"]
+    assert "PriorityClass `inference`" in prod["scheduling"] and "prepare/ before serve/" in prod["warm-up"]
     assert "revision `1-30` with its CNI agent" in prod["token access"]
     assert "`chat/ngc-api`" in prod["secrets"] and "`research/model-reader`" in staging["storage"]
     assert "release=kube-prometheus-stack" in prod["metrics"]

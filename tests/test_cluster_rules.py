@@ -164,10 +164,45 @@ def test_a_network_policy_that_blocks_the_queue_proxy_is_refused(rendered):
 # 8: a warm-up that is neither ordered nor re-appliable
 
 
-def test_a_job_that_is_not_a_replaced_presync_hook_is_refused(rendered):
-    job = next(o["metadata"]["name"] for _, objs in rendered["prod"].values() for o in objs if o["kind"] == "Job")
-    files = broken(rendered, "prod", "Job", job, lambda o: o["metadata"].pop("annotations"))
-    only(violations(files, "prod"), "job-not-ordered-or-reappliable")
+def warmup_job(rendered: dict[str, Files]) -> str:
+    return next(o["metadata"]["name"] for _, objs in rendered["prod"].values() for o in objs if o["kind"] == "Job")
+
+
+WARMUP_BREAKS = {
+    # the first round's form: a PreSync hook mounts a claim applied later, and runs on every sync
+    "a hook": (lambda o: o["metadata"].update(annotations={"argocd.argoproj.io/hook": "PreSync"}), "Argo CD hook"),
+    "wave 0": (lambda o: o["metadata"].pop("annotations"), "not in a sync wave before"),
+    "no deadline": (lambda o: o["spec"].pop("activeDeadlineSeconds"), "no activeDeadlineSeconds"),
+    "a TTL": (lambda o: o["spec"].update(ttlSecondsAfterFinished=600), "ttlSecondsAfterFinished"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(WARMUP_BREAKS))
+def test_a_warmup_job_that_is_not_ordered_or_not_reappliable_is_refused(rendered, form):
+    change, said = WARMUP_BREAKS[form]
+    found = violations(broken(rendered, "prod", "Job", warmup_job(rendered), change), "prod")
+    only(found, "job-not-ordered-or-reappliable")
+    assert said in found[0]
+
+
+def test_a_warmup_claim_in_an_earlier_wave_than_its_job_is_refused(rendered):
+    # a WaitForFirstConsumer claim stays Pending (progressing) until the Job's pod mounts it: a wave of its own
+    # before the Job's would never become healthy
+    files = broken(rendered, "prod", "PersistentVolumeClaim", "llama-70b-chat-nim-cache",
+                   lambda o: o["metadata"]["annotations"].update({"argocd.argoproj.io/sync-wave": "-2"}))
+    found = violations(files, "prod")
+    only(found, "job-not-ordered-or-reappliable")
+    assert "from wave -2" in found[0]
+
+
+def test_a_warmup_job_served_with_the_workload_is_refused(rendered):
+    files = copy.deepcopy(rendered["prod"])
+    text, prepared = files.pop("prepare/chat/llama-70b-chat.yaml")
+    served_text, served = files["serve/chat/llama-70b-chat.yaml"]
+    files["serve/chat/llama-70b-chat.yaml"] = (served_text, served + prepared)
+    found = violations(files, "prod")
+    only(found, "job-not-ordered-or-reappliable")
+    assert "not in out/<env>/prepare/" in found[0]
 
 
 # 9, 10: GPU rollouts that surge; a start-up window beyond the progress deadline
@@ -223,7 +258,7 @@ def test_a_cache_claim_mounted_by_several_replicas_must_be_read_write_many(rende
     only(violations(files, "prod"), "shared-claim-not-read-write-many")
     single = broken(rendered, "prod", "InferenceService", "llama-8b-chat",
                     lambda o: o["spec"]["predictor"].update(minReplicas=1, maxReplicas=1))
-    (claim,) = [o for o in single["chat/llama-8b-chat.yaml"][1] if o["kind"] == "PersistentVolumeClaim"]
+    (claim,) = [o for o in single["serve/chat/llama-8b-chat.yaml"][1] if o["kind"] == "PersistentVolumeClaim"]
     claim["spec"]["accessModes"] = ["ReadWriteOnce"]    # one replica: one node
     assert violations(single, "prod") == []
 
@@ -231,9 +266,9 @@ def test_a_cache_claim_mounted_by_several_replicas_must_be_read_write_many(rende
 def test_a_knative_rollout_onto_a_read_write_once_cache_claim_is_refused(rendered):
     # one replica, but Knative starts the new revision's pod before the old one lets go of the volume
     files = copy.deepcopy(rendered["dev"])
-    (isvc,) = [o for o in files["chat/llama-8b-chat.yaml"][1] if o["kind"] == "InferenceService"]
+    (isvc,) = [o for o in files["serve/chat/llama-8b-chat.yaml"][1] if o["kind"] == "InferenceService"]
     assert isvc["spec"]["predictor"]["maxReplicas"] == 1
-    (claim,) = [o for o in files["chat/llama-8b-chat.yaml"][1] if o["kind"] == "PersistentVolumeClaim"]
+    (claim,) = [o for o in files["serve/chat/llama-8b-chat.yaml"][1] if o["kind"] == "PersistentVolumeClaim"]
     claim["spec"]["accessModes"] = ["ReadWriteOnce"]
     found = violations(files, "dev")
     only(found, "shared-claim-not-read-write-many")
@@ -288,7 +323,7 @@ def test_every_rule_has_a_test_that_trips_it():
 
 
 def test_verify_refuses_a_hand_edited_surging_rollout_naming_the_inputs(built: Path):
-    path = built / "out/prod/chat/llama-70b-chat.yaml"
+    path = built / "out/prod/serve/chat/llama-70b-chat.yaml"
     header = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
     docs = list(yaml.safe_load_all(path.read_text()))
     for doc in docs:
@@ -297,7 +332,7 @@ def test_verify_refuses_a_hand_edited_surging_rollout_naming_the_inputs(built: P
     path.write_text(header + "".join("---\n" + yaml.safe_dump(d, sort_keys=False) for d in docs))
     result = run(built, "verify")
     assert result.exit_code == 1
-    assert "out/prod/chat/llama-70b-chat.yaml:" in result.stderr and "[gpu-rollout-surges]" in result.stderr
+    assert "out/prod/serve/chat/llama-70b-chat.yaml:" in result.stderr and "[gpu-rollout-surges]" in result.stderr
     assert "environments/prod/workloads/llama-70b-chat.yaml" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -235,7 +235,7 @@ def test_plain_dates_stay_the_strings_written(built: Path) -> None:
     write(built, NEW, edit("  project: research\n", "  project: research\n  annotations: {since: 2024-01-31, bad: 2024-13-45}\n"))
     result = run(built, "build", "--env", "prod")
     assert result.exit_code == 0, result.stderr
-    isvc = [o for o in yaml.safe_load_all((built / "out/prod/research/x.yaml").read_text(), )
+    isvc = [o for o in yaml.safe_load_all((built / "out/prod/serve/research/x.yaml").read_text(), )
             if o["kind"] == "InferenceService"][0]
     assert isvc["metadata"]["annotations"]["since"] == "2024-01-31"
     assert isvc["metadata"]["annotations"]["bad"] == "2024-13-45"
@@ -439,11 +439,11 @@ def test_an_environment_override_of_a_data_source_is_used(built: Path) -> None:
                                    "spec:\n  pvc: {size: 777Gi, storageClass: fast}\n")
     result = run(built, "build")
     assert result.exit_code == 0, result.stderr
-    prod = list(yaml.safe_load_all((built / "out/prod/chat/llama-8b-chat.yaml").read_text()))
+    prod = list(yaml.safe_load_all((built / "out/prod/serve/chat/llama-8b-chat.yaml").read_text()))
     claims = [o for o in prod if o["kind"] == "PersistentVolumeClaim"]
     assert [(c["spec"]["resources"]["requests"]["storage"], c["spec"]["storageClassName"]) for c in claims] == [("777Gi", "fast")]
-    assert "shared-cache" not in (built / "out/prod/chat/llama-8b-chat.yaml").read_text()
-    assert "claimName: shared-cache" in (built / "out/staging/chat/llama-8b-chat.yaml").read_text()
+    assert "shared-cache" not in (built / "out/prod/serve/chat/llama-8b-chat.yaml").read_text()
+    assert "claimName: shared-cache" in (built / "out/staging/serve/chat/llama-8b-chat.yaml").read_text()
 
 
 def test_an_override_of_a_data_source_is_validated_with_the_entry_it_overrides(built: Path) -> None:

@@ -32,7 +32,8 @@ def test_the_longest_standard_workload_name_builds_with_every_generated_name_a_d
     write_workload(built, "prod", name, SPEC, project="chat")
     result = run(built, "build", "--env", "prod")
     assert result.exit_code == 0, result.stderr
-    objects = list(yaml.safe_load_all((built / f"out/prod/chat/{name}.yaml").read_text()))
+    objects = [o for part in ("prepare", "serve")
+               for o in yaml.safe_load_all((built / f"out/prod/{part}/chat/{name}.yaml").read_text())]
     names = {o["kind"]: o["metadata"]["name"] for o in objects}
     assert all(DNS_LABEL.match(n) for n in names.values()), names
     # shortened names keep the workload's start, a hash of the full name, and the suffix

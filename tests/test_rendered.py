@@ -88,7 +88,7 @@ def file_objects(built_once: Path, rel: str) -> dict[str, dict]:
 
 
 def test_inference_service_follows_the_nim_container_contract(built_once: Path):
-    isvc = file_objects(built_once, "prod/chat/llama-70b-chat.yaml")["InferenceService"]
+    isvc = file_objects(built_once, "prod/serve/chat/llama-70b-chat.yaml")["InferenceService"]
     predictor = isvc["spec"]["predictor"]
     (container,) = predictor["containers"]
     # Knative accepts only http1 or h2c as the serving port's name; Standard mode takes it too
@@ -110,7 +110,7 @@ def test_inference_service_follows_the_nim_container_contract(built_once: Path):
 
 
 def test_pre_staged_store_is_read_only_and_has_no_ngc_key(built_once: Path):
-    predictor = file_objects(built_once, "staging/research/mistral-7b-eval.yaml")["InferenceService"]["spec"]["predictor"]
+    predictor = file_objects(built_once, "staging/serve/research/mistral-7b-eval.yaml")["InferenceService"]["spec"]["predictor"]
     (container,) = predictor["containers"]
     assert "NGC_API_KEY" not in {e["name"] for e in container["env"]}
     assert {"name": "nim-cache", "mountPath": "/opt/nim/.cache", "readOnly": True,
@@ -119,17 +119,20 @@ def test_pre_staged_store_is_read_only_and_has_no_ngc_key(built_once: Path):
 
 
 def test_object_store_goes_through_kserve_storage_uris_and_mig_is_requested(built_once: Path):
-    predictor = file_objects(built_once, "staging/research/llama-8b-batch.yaml")["InferenceService"]["spec"]["predictor"]
+    predictor = file_objects(built_once, "staging/serve/research/llama-8b-batch.yaml")["InferenceService"]["spec"]["predictor"]
     assert predictor["storageUris"] == [{"uri": "s3://models/nim-cache/llama-3.1-8b-instruct-1.1.2", "mountPath": "/mnt/models"}]
     assert predictor["containers"][0]["resources"]["limits"]["nvidia.com/mig-3g.40gb"] == "1"
 
 
 def test_warmup_job_downloads_the_pinned_profile_into_the_claim_the_server_mounts(built_once: Path):
-    objects = file_objects(built_once, "prod/chat/llama-70b-chat.yaml")
+    objects = file_objects(built_once, "prod/prepare/chat/llama-70b-chat.yaml")     # applied first by every applier
+    assert set(objects) == {"Job", "PersistentVolumeClaim"}
     job = objects["Job"]
-    # Argo CD runs a PreSync hook to completion before it applies the InferenceService, and replaces it next time
-    assert job["metadata"]["annotations"] == {"argocd.argoproj.io/hook": "PreSync",
-                                              "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation,HookSucceeded"}
+    # a plain Job in wave -1 with its claim: Argo CD starts wave 0 (the InferenceService) once the Job completed,
+    # and runs it again only when its (hashed) name changes; a deadline ends a stuck download, and no TTL
+    assert job["metadata"]["annotations"] == {"argocd.argoproj.io/sync-wave": "-1"}
+    assert objects["PersistentVolumeClaim"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "-1"
+    assert job["spec"]["activeDeadlineSeconds"] >= 3600 and "ttlSecondsAfterFinished" not in job["spec"]
     assert job["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "false"   # it must finish
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -137,5 +140,7 @@ def test_warmup_job_downloads_the_pinned_profile_into_the_claim_the_server_mount
                                     "4fbe63c3f6f9b928dac05fe81a278ac1ad45ccf329850f66bd6cbc0c2f2c044c"]
     claim = objects["PersistentVolumeClaim"]["metadata"]["name"]
     assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim
-    server_volumes = objects["InferenceService"]["spec"]["predictor"]["volumes"]
+    server = file_objects(built_once, "prod/serve/chat/llama-70b-chat.yaml")
+    assert "Job" not in server and "PersistentVolumeClaim" not in server
+    server_volumes = server["InferenceService"]["spec"]["predictor"]["volumes"]
     assert {"name": "nim-cache", "persistentVolumeClaim": {"claimName": claim}} in server_volumes

@@ -83,8 +83,8 @@ def test_verify_passes_a_fresh_build_and_counts_its_objects(built_readonly: Path
 def test_out_manifests_lists_every_manifest_but_the_kustomization(built_readonly: Path):
     found = out_manifests(built_readonly, ["prod"])
     assert set(found) == {"prod"}
-    assert "kustomization.yaml" not in found["prod"] and "cluster/queues.yaml" in found["prod"]
-    assert {o["kind"] for o in found["prod"]["cluster/queues.yaml"].objects} == {"Queue"}
+    assert "kustomization.yaml" not in found["prod"] and "prepare/cluster/queues.yaml" in found["prod"]
+    assert {o["kind"] for o in found["prod"]["prepare/cluster/queues.yaml"].objects} == {"Queue"}
 
 
 @needs_shared
@@ -200,7 +200,7 @@ def test_verify_out_returns_diagnostics(built_readonly: Path, tmp_path: Path):
     assert verify_out(built_readonly, None, []).problems == []
     folder = location(tmp_path, {"scheduling.run.ai/queue_v2.json": {"required": ["status"]}})
     problems = verify_out(built_readonly, ["prod"], [folder]).problems
-    assert problems and all(p.file == "out/prod/cluster/queues.yaml" for p in problems)
+    assert problems and all(p.file == "out/prod/prepare/cluster/queues.yaml" for p in problems)
 
 
 def test_kubeconform_gets_the_extra_locations(built_readonly: Path, tmp_path: Path, monkeypatch):

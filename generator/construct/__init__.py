@@ -1,7 +1,7 @@
 """Stage 4, construct: cdk8s charts render the resolved model into Kubernetes objects. No decisions here.
 
-Each output file is one model value (OutputFile): a workload, a project, or the environment's KAI queues. Its
-charts hold the objects that share a namespace (None: cluster-scoped) and labels; every part of the value is
+Each output file is one model value (OutputFile): a workload, its preparation, a project, or the environment's
+KAI queues. Its charts hold the objects that share a namespace (None: cluster-scoped) and labels; every part of the value is
 rendered by the one construct function of its type, chosen by a `match` the type checker proves exhaustive.
 cdk8s runs on Node.js through jsii, which costs half a second to start: it is imported only when something
 actually needs constructing.
@@ -17,7 +17,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import cdk8s  # noqa: E402
 
-from ..model import ClusterQueues, Labels, OutputFile, Project, Workload  # noqa: E402
+from ..model import ClusterQueues, Labels, OutputFile, Preparation, Project, Workload  # noqa: E402
 from .autoscaling import scaling  # noqa: E402
 from .disruption import disruption_budget  # noqa: E402
 from .inference_service import inference_service  # noqa: E402
@@ -26,7 +26,7 @@ from .monitoring import scrape  # noqa: E402
 from .network_policy import ingress_policy  # noqa: E402
 from .project import default_deny, limit_range, namespace, resource_quota, waypoint  # noqa: E402
 from .queues import queue  # noqa: E402
-from .storage import store  # noqa: E402
+from .storage import prepared, store  # noqa: E402
 
 
 def chart(app: cdk8s.App, index: int, namespace_: str | None, labels: Labels) -> cdk8s.Chart:
@@ -47,6 +47,12 @@ def workload(app: cdk8s.App, w: Workload) -> None:
         peer_policy(scope, w.peer)
     if w.disruption is not None:
         disruption_budget(scope, w.disruption)
+
+
+def preparation(app: cdk8s.App, p: Preparation) -> None:
+    """A workload's objects that are applied, and finish, before its server: out/<env>/prepare/."""
+    w = p.workload
+    prepared(chart(app, 0, w.namespace, w.labels), w.store)
 
 
 def project(app: cdk8s.App, p: Project) -> None:
@@ -71,6 +77,8 @@ def output_file(app: cdk8s.App, value: OutputFile) -> None:
     match value:
         case Workload():
             workload(app, value)
+        case Preparation():
+            preparation(app, value)
         case Project():
             project(app, value)
         case ClusterQueues():

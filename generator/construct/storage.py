@@ -11,8 +11,9 @@ from .base import api_object, container, pod_security, pull_secrets, volume
 
 
 def store(scope: Construct, value: Store) -> None:
+    """The objects of a store beside the InferenceService (a prepared store's are rendered by `prepared`)."""
     match value:
-        case Ngc(cache=cache, warmup=warmup):
+        case Ngc(cache=cache) if not value.prepared:
             match cache:
                 case CacheClaim():
                     cache_claim(scope, cache)
@@ -20,12 +21,18 @@ def store(scope: Construct, value: Store) -> None:
                     pass                 # a claim someone else made, or an emptyDir in the pod
                 case _:
                     assert_never(cache)
-            if warmup is not None:
-                warmup_job(scope, warmup)
-        case Pvc() | Uri():
-            pass                         # mounted or downloaded within the predictor pod
+        case Ngc() | Pvc() | Uri():
+            pass                         # prepared apart, mounted, or downloaded within the predictor pod
         case _:
             assert_never(value)
+
+
+def prepared(scope: Construct, value: Store) -> None:
+    """What must be in place and finished before the server starts: the warm-up Job and the claim it fills."""
+    if isinstance(value, Ngc) and value.warmup is not None:
+        if isinstance(value.cache, CacheClaim):
+            cache_claim(scope, value.cache)
+        warmup_job(scope, value.warmup)
 
 
 def cache_claim(scope: Construct, claim: CacheClaim) -> None:
@@ -40,5 +47,5 @@ def warmup_job(scope: Construct, job: WarmupJob) -> None:
            "containers": [container(job.container)], "volumes": [volume(v) for v in job.volumes],
            **pull_secrets(job.pull_secrets)}
     api_object(scope, "batch/v1", "Job", job.meta,
-               spec={"backoffLimit": job.backoff_limit,
+               spec={"backoffLimit": job.backoff_limit, "activeDeadlineSeconds": job.active_deadline_seconds,
                      "template": {"metadata": {"labels": dict(job.pod_labels)}, "spec": pod}})

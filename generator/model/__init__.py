@@ -54,7 +54,15 @@ class ClusterQueues:
 
 
 # What one output file of out/<env>/ is rendered from.
-OutputFile = Union[Workload, Project, ClusterQueues]
+@dataclass(frozen=True)
+class Preparation:
+    """A workload's objects that must be in place, and finished, before its server starts (its store's warm-up
+    Job and the claim it fills): one file of out/<env>/prepare/."""
+
+    workload: Workload
+
+
+OutputFile = Union[Workload, Preparation, Project, ClusterQueues]
 
 
 __all__ = [
@@ -66,7 +74,7 @@ __all__ = [
     "KServe", "KaiScheduler", "Keda", "KedaHttp", "Knative", "Labels", "LimitRange", "MatchExpression", "Mesh",
     "MeshedPrometheus", "Meta", "MetricSource", "MigSlice", "Mount", "NamespaceObject", "NamespacePeer", "Ngc", "NodePool", "OutputFile", "Peer",
     "PeerPolicy",
-    "Placement", "PlainTextPrometheus", "PodSecurity", "PodSelector", "PolicyBinding", "Port", "PreferredTerm", "Prerequisite", "Probe",
+    "Placement", "PlainTextPrometheus", "Preparation", "PodSecurity", "PodSelector", "PolicyBinding", "Port", "PreferredTerm", "Prerequisite", "Probe",
     "Profile", "ProfileDecision", "Project", "Provenance", "Public", "Pvc", "Queue", "QueueResource", "Rejection",
     "ResolvedEnvironment", "ResourceQuota", "Resources", "Rollout", "ScaleFromZero", "ScaleTarget", "Scaling",
     "Scheduler", "Scrape", "Scraper", "SecretKeyRef", "Selection", "ServiceTarget", "SharedMemoryVolume", "Sidecar",

@@ -216,6 +216,7 @@ class WarmupJob:
 
     meta: Meta
     backoff_limit: int
+    active_deadline_seconds: int         # the Job fails (and Argo CD's sync with it) instead of hanging forever
     pod_labels: Labels
     restart_policy: str
     pod_security: PodSecurity
@@ -231,6 +232,12 @@ class Ngc:
     data_source: str | None
     cache: CacheClaim | ExistingClaim | None
     warmup: WarmupJob | None
+
+    @property
+    def prepared(self) -> bool:
+        """The warm-up and the claim it fills must exist, and the Job finish, before the server starts: they
+        are rendered apart from the workload's other objects (out/<env>/prepare/), and applied first."""
+        return self.warmup is not None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic
 from ..manifests import header, read_manifest
-from ..model import MeshedPrometheus, OutputFile, ResolvedEnvironment
+from ..model import MeshedPrometheus, Ngc, OutputFile, Preparation, ResolvedEnvironment
 from ..report.readme import readme
 from ..verify import cluster_rules
 from ..verify.kubeconform import kubeconform_texts
@@ -56,6 +56,10 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
         wanted[layout.project_file(project)] = _Wanted(model_key(project), project, header(*project.sources))
     for workload in resolved.workloads:
         wanted[layout.workload_file(workload)] = _Wanted(model_key(workload), workload, header(*workload.sources))
+        if isinstance(workload.store, Ngc) and workload.store.prepared:
+            preparation = Preparation(workload)
+            wanted[layout.preparation_file(workload)] = _Wanted(model_key(preparation), preparation,
+                                                                header(*workload.sources))
     queues = resolved.queues
     if queues.queues:
         wanted[layout.QUEUES_FILE] = _Wanted(
@@ -87,7 +91,7 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
         if cache and not problems:
             for relpath in missing:
                 cache.put(wanted[relpath].key, files[relpath])
-    files[layout.KUSTOMIZATION] = layout.kustomization(files)
+    files.update(layout.kustomizations(files))
     files[layout.README] = readme(resolved, sorted(files))
     return Rendered(dict(sorted(files.items())), problems)
 
@@ -104,7 +108,7 @@ def with_shared_files(checked: dict[str, tuple[str, list[dict[str, Any]]]], file
     were checked when they were rendered: their model, and so the namespace facts they depend on, is unchanged."""
     found = dict(checked)
     for relpath, text in files.items():
-        if relpath not in found and (relpath.endswith("/" + layout.PROJECT_FILE) or relpath == layout.QUEUES_FILE):
+        if relpath not in found and layout.is_shared(relpath):
             manifest, _ = read_manifest(text, relpath)   # verified text from the sealed cache: it parses
             found[relpath] = (text, manifest.objects if manifest else [])
     return found

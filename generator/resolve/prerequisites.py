@@ -133,7 +133,8 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
                and isinstance(w.store.cache, CacheClaim) and w.store.cache.storage_class}
     if classes:
         need("storage", f"StorageClasses {_names(classes)}")
-    if any(isinstance(w.store, Ngc) and w.store.warmup for w in workloads):
-        need("warm-up", "Argo CD, which runs the warm-up Job as a PreSync hook before the InferenceService; with Flux, "
-                        "apply the Job in a Kustomization with wait: true that the workloads' Kustomization dependsOn")
+    warmups = [w for w in workloads if isinstance(w.store, Ngc) and w.store.warmup]
+    if warmups:
+        need("warm-up", "an applier that finishes prepare/ before serve/ (see Applying): the warm-up Jobs download "
+                        "into their claims before the servers start")
     return tuple(found)

@@ -4,7 +4,8 @@ means for the NIM container (environment, volumes, mounts) and for the objects n
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..model import (CacheClaim, DeploymentMode, ClaimVolume, Container, EmptyDirVolume, EnvVar, ExistingClaim, Labels, Meta, Mount, Ngc,
@@ -18,13 +19,18 @@ NGC_KEY = "NGC_API_KEY"
 # download-to-cache is network- and disk-bound: a little CPU, memory for unpacking
 WARMUP_RESOURCES = Resources(requests=(("cpu", "1"), ("memory", "4Gi")), limits=(("cpu", "2"), ("memory", "8Gi")))
 WARMUP_BACKOFF_LIMIT = 3
-# The warm-up runs before the server and is safe to change (Argo CD resource hooks, argo-cd
-# docs/user-guide/resource_hooks.md): a PreSync hook finishes before any Sync-phase object (the
-# InferenceService) is applied, so the server never downloads beside it; BeforeHookCreation replaces it on
-# the next sync and HookSucceeded removes it once done. Its name carries a hash of what it downloads, so an
-# applier without hooks (kubectl, Flux) creates a new Job on a change instead of patching an immutable one.
-WARMUP_ANNOTATIONS = (("argocd.argoproj.io/hook", "PreSync"),
-                      ("argocd.argoproj.io/hook-delete-policy", "BeforeHookCreation,HookSucceeded"))
+# The warm-up must finish before the server starts, and run again only when what it caches changes. Under
+# Argo CD it is a plain Sync-phase Job (a hook would run on every sync: a 10-40 GB pull each time) in a sync wave
+# before the InferenceService's (wave 0); Argo CD starts a wave only when the one before it is healthy, and a Job
+# is healthy once complete (argo-cd docs/user-guide/sync-waves.md; gitops-engine pkg/health/health_job.go). Its
+# claim is in the same wave: a WaitForFirstConsumer claim stays Pending, which Argo CD counts as progressing,
+# until the Job's pod mounts it (health_pvc.go; argo-cd#12840). A Namespace moves to the wave of the first
+# object in it. No ttlSecondsAfterFinished: Argo CD would see the Job missing and create it again. Its name
+# carries a hash of what it downloads: a change is a new Job, never a patch of an immutable one. Flux and kubectl
+# read no waves: these objects are written to out/<env>/prepare/, applied (and waited for) before serve/.
+PREPARE_WAVE = (("argocd.argoproj.io/sync-wave", "-1"),)
+# A generous bound on the download (three times its size at the assumed rate), and never under an hour.
+WARMUP_DEADLINE_FLOOR_SECONDS = 3600
 # The Job's pod must finish: an injected Istio sidecar (classic) would keep it running forever.
 NO_SIDECAR = ("sidecar.istio.io/inject", "false")
 HF_TOKEN = "HF_TOKEN"
@@ -77,10 +83,10 @@ def pull_secret(spec: dict[str, Any]) -> str | None:
 
 
 def resolve_storage(ctx: WorkloadContext, mode: DeploymentMode, mounters: Mounters, image: str, pin: str,
-                    labels: Labels, pull_secrets: tuple[str, ...]) -> StorageDecision | None:
+                    download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     store = ctx.spec["store"]
     if "ngc" in store:
-        return _ngc(ctx, store["ngc"], mounters, image, pin, labels, pull_secrets)
+        return _ngc(ctx, store["ngc"], mounters, image, pin, download_bytes, labels, pull_secrets)
     if "pvc" in store:
         claim = ctx.value(("spec", "store", "pvc", "claim"))
         path = ctx.value(("spec", "store", "pvc", "path"))
@@ -119,8 +125,8 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any], mode: DeploymentMode
                            service_account=account, annotations=annotations)
 
 
-def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: str, pin: str, labels: Labels,
-         pull_secrets: tuple[str, ...]) -> StorageDecision | None:
+def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: str, pin: str,
+         download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...]) -> StorageDecision | None:
     ctx.value(("spec", "store", "ngc", "secret"))
     key = SecretKeyRef(ngc["secret"], ngc.get("secretKey", NGC_KEY))
     env = (EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH), EnvVar(NGC_KEY, secret=key))
@@ -132,8 +138,11 @@ def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: s
             return None
         if ctx.value(("spec", "store", "ngc", "cache", "warmup"), False):
             digest = hashlib.sha256(f"{image}\n{pin}\n{cache.name}".encode()).hexdigest()
+            if isinstance(cache, CacheClaim):
+                cache = replace(cache, meta=replace(cache.meta, annotations=cache.meta.annotations + PREPARE_WAVE))
             warmup = WarmupJob(
-                Meta(naming.warmup_job(ctx.name, digest), annotations=WARMUP_ANNOTATIONS), backoff_limit=WARMUP_BACKOFF_LIMIT,
+                Meta(naming.warmup_job(ctx.name, digest), annotations=PREPARE_WAVE), backoff_limit=WARMUP_BACKOFF_LIMIT,
+                active_deadline_seconds=warmup_deadline(download_bytes),
                 pod_labels=naming.pod_labels(labels) + (NO_SIDECAR,),
                 restart_policy="OnFailure", pod_security=nim.POD_SECURITY,
                 container=Container("download-to-cache", image, env=env, resources=WARMUP_RESOURCES,
@@ -143,6 +152,12 @@ def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: s
     volume = ClaimVolume(CACHE_VOLUME, cache.name) if cache else EmptyDirVolume(CACHE_VOLUME)
     return StorageDecision(Ngc(key, data_source, cache, warmup), env=env, volumes=(volume,),
                            mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),), storage_uris=())
+
+
+def warmup_deadline(download_bytes: int | None) -> int:
+    if download_bytes is None:
+        return 2 * WARMUP_DEADLINE_FLOOR_SECONDS
+    return max(WARMUP_DEADLINE_FLOOR_SECONDS, math.ceil(3 * download_bytes / nim.DOWNLOAD_BYTES_PER_SECOND / 60) * 60)
 
 
 def _cache_claim(ctx: WorkloadContext, name: str, mounters: Mounters) -> CacheClaim | ExistingClaim | None:

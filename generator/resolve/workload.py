@@ -35,7 +35,8 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     mode = deployment_mode(env, scaling)
     rollout = resolve_rollout(ctx, scaling, mode)
     storage = resolve_storage(ctx, mode, Mounters(scaling.max_replicas, rollout.surge_replicas), image,
-                              decision.pin if decision else "", labels, pulls)
+                              decision.pin if decision else "",
+                              decision.profile.download_bytes if decision and decision.profile else None, labels, pulls)
     longest = naming.longest_workload_name(mode)
     if len(ctx.name) > longest:
         ctx.error(("metadata", "name"), f"'{ctx.name}' is {len(ctx.name)} characters: KServe names a Service "

@@ -451,16 +451,41 @@ def knative_data_path_blocked(objects: Objects, facts: EnvironmentFacts) -> Iter
                             f"NetworkPolicy {mine[0].name} blocks Knative's queue-proxy port {KNATIVE_QUEUE_PORT} of {isvc.name}")
 
 
+def _wave(o: Obj) -> int | None:
+    found = o.mapping("metadata", "annotations").get("argocd.argoproj.io/sync-wave", "0")
+    try:
+        return int(found)
+    except (TypeError, ValueError):
+        return None
+
+
 @rule("job-not-ordered-or-reappliable")
 def job_not_ordered(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
-    """A Job's pod template is immutable and it must finish before the server starts: a PreSync hook that is
-    replaced on the next sync."""
-    for o in objects.of("Job"):
-        annotations = o.mapping("metadata", "annotations")
-        if annotations.get("argocd.argoproj.io/hook") != "PreSync" or \
-                "BeforeHookCreation" not in annotations.get("argocd.argoproj.io/hook-delete-policy", ""):
-            yield Violation("job-not-ordered-or-reappliable", o, ("metadata", "annotations"),
-                            f"Job {o.name} is not a PreSync hook replaced before re-creation")
+    """A warm-up Job must finish before the server starts and run again only when what it caches changes: a
+    plain Sync-phase Job (a hook runs on every sync) in a sync wave before the InferenceService's, with its
+    claim in its own wave (a WaitForFirstConsumer claim stays Pending until the Job's pod mounts it), a deadline,
+    no TTL (Argo CD would recreate a deleted Job), and in out/<env>/prepare/ for appliers that read no waves."""
+    claims = {(o.namespace, o.name): o for o in objects.of("PersistentVolumeClaim")}
+    for job in objects.of("Job"):
+        annotations = job.mapping("metadata", "annotations")
+        mounted = [claims.get((job.namespace, str(v.get("persistentVolumeClaim", {}).get("claimName"))))
+                   for v in job.items("spec", "template", "spec", "volumes") if isinstance(v, dict)]
+        wave = _wave(job)
+        problems = []
+        if "argocd.argoproj.io/hook" in annotations:
+            problems.append("is an Argo CD hook, which runs again on every sync")
+        if wave is None or wave >= 0:
+            problems.append("is not in a sync wave before the InferenceService's (0)")
+        problems += [f"mounts claim {c.name} from wave {_wave(c)}, not its own" for c in mounted if c and _wave(c) != wave]
+        if not isinstance(job.at("spec", "activeDeadlineSeconds"), int):
+            problems.append("has no activeDeadlineSeconds, so a stuck download holds the sync forever")
+        if job.at("spec", "ttlSecondsAfterFinished") is not None:
+            problems.append("has a ttlSecondsAfterFinished, after which Argo CD creates it again")
+        if not job.file.startswith("prepare/"):
+            problems.append("is not in out/<env>/prepare/, which Flux and kubectl apply before serve/")
+        if problems:
+            yield Violation("job-not-ordered-or-reappliable", job, ("metadata",),
+                            f"Job {job.name} " + "; ".join(problems))
 
 
 @rule("scrape-port-not-in-pod")
