@@ -28,7 +28,7 @@ def service(**changes) -> InferenceService:
         meta=Meta("w"), mode=DeploymentMode.STANDARD, min_replicas=1, max_replicas=1, scale_metric=None, scale_target=None,
         request_timeout_seconds=None,
         placement=Placement((), (), (), (), None, None, ()), pod_labels=(), pod_annotations=(), service_account=None,
-        rollout=Rollout(0, 1), surge_replicas=0, down_during_rollout=True, pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000, "RuntimeDefault"),
+        service_account_token=False, rollout=Rollout(0, 1), surge_replicas=0, down_during_rollout=True, pull_secrets=(), pod_security=PodSecurity(True, 1000, 1000, 1000, "RuntimeDefault"),
         storage_uris=(), container=container(), volumes=())
     return replace(isvc, **changes)
 

@@ -33,13 +33,16 @@ ENVIRONMENTS = {
 }
 TOKEN = {"type": "authenticated"}
 CACHED = {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "cache"}}}      # a claim nimgen sizes
+WARMED = {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "cache", "warmup": True}}}
 SINGLE_NODE_CACHED = {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "node-cache"}}}
 # environment -> workload -> what the workload adds to ONE_GPU at one replica
 WORKLOADS = {
-    "std": {"chat": {"access": TOKEN}, "surge": {"rollout": {"maxSurge": 1}}, "cached": {"store": CACHED}},
+    "std": {"chat": {"access": TOKEN}, "surge": {"rollout": {"maxSurge": 1}}, "cached": {"store": CACHED},
+            "warmed": {"store": WARMED}, "writable": {"security": {"readOnlyRootFilesystem": False}}},
     "kn": {"chat": {"access": TOKEN}, "cached": {"store": CACHED}},
     "priv": {"chat": {"access": TOKEN}},
-    "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}}},
+    "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}},
+           "reader": {"store": {"uri": {"url": "s3://models/llama-8b", "serviceAccount": "model-reader"}}}},
     "gw-kn": {"chat": {"access": {"type": "public"}}},
     "kn-zero": {"fetch": {"store": {"uri": "s3://models/llama-8b"}},
                 "idle": {"scaling": {"minReplicas": 0, "maxReplicas": 1, "metric": "concurrency", "target": 4,
@@ -61,6 +64,17 @@ def sidecar_without_cni(root: Path) -> None:
     path.write_text(text.replace("mesh: {mode: sidecar, podSecurity: privileged}", "mesh: {mode: sidecar}"))
 
 
+DIGEST = "sha256:" + "5e" * 32
+
+
+def pin_digest(root: Path) -> None:
+    """The catalog of this repository knows the image digest of meta/llama-3.1-8b-instruct 1.1.2."""
+    path = root / "templates" / "models" / "meta--llama-3.1-8b-instruct.yaml"
+    text = path.read_text()
+    assert text.count('    - version: "1.1.2"\n') == 1
+    path.write_text(text.replace('    - version: "1.1.2"\n', f'    - version: "1.1.2"\n      digest: {DIGEST}\n'))
+
+
 def add_datasources(root: Path) -> None:
     add_datasource(root, "cache", {"pvc": {"size": "100Gi"}})
     add_datasource(root, "node-cache", {"pvc": {"size": "100Gi", "accessMode": "ReadWriteOnce"}})
@@ -71,6 +85,7 @@ def built_paths(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = bare_repo(tmp_path_factory.mktemp("paths") / "repo")
     sidecar_without_cni(root)
     add_datasources(root)
+    pin_digest(root)
     for env, spec in ENVIRONMENTS.items():
         add_environment(root, env, spec)
         add_project(root, env, "team", {"gpus": 8})
@@ -371,3 +386,43 @@ def test_a_prometheus_outside_the_mesh_opens_the_nim_port_and_the_readme_says_so
     readme = (built_paths / "out" / "amb-open" / "README.md").read_text()
     assert "## Exposure" in readme and "any caller to port 8000 of `chat`" in readme
     assert "## Exposure" not in (built_paths / "out" / "amb-sa" / "README.md").read_text()
+
+
+# hardening: what NIM needs and no more
+
+
+def pod_of(objects: Objects, name: str) -> dict:
+    return objects.get("InferenceService", name, "team")["spec"]["predictor"]
+
+
+def test_nim_runs_on_a_read_only_root_with_writable_scratch_and_cache(out):
+    predictor = pod_of(out["std"], "cached")
+    (container,) = predictor["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in predictor["volumes"]}
+    assert volumes[mounts["/tmp"]]["emptyDir"] == {}                     # scratch: Python's tempfile, outlines
+    assert "persistentVolumeClaim" in volumes[mounts[cache_path(out["std"], "cached")]]   # the cache
+
+
+def test_a_workload_may_give_its_image_a_writable_root(out):
+    (container,) = pod_of(out["std"], "writable")["containers"]
+    assert "readOnlyRootFilesystem" not in container["securityContext"]
+    assert "/tmp" not in {m["mountPath"] for m in container["volumeMounts"]}
+
+
+def test_no_pod_mounts_an_api_token_unless_its_store_identity_may_need_it(out):
+    assert pod_of(out["std"], "chat")["automountServiceAccountToken"] is False
+    reader = pod_of(out["gw"], "reader")
+    assert reader["serviceAccountName"] == "model-reader" and "automountServiceAccountToken" not in reader
+    (job,) = out["std"].of("Job", "team")
+    assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_a_catalog_digest_pins_the_image_of_the_server_and_the_warmup(out):
+    (container,) = pod_of(out["std"], "warmed")["containers"]
+    assert container["image"] == f"nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.2@{DIGEST}"
+    (job,) = out["std"].of("Job", "team")
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == container["image"]

@@ -79,6 +79,8 @@ def container(c: Container) -> dict[str, Any]:
             found[key] = probe(p)
     found["securityContext"] = {"allowPrivilegeEscalation": c.security.allow_privilege_escalation,
                                 "capabilities": {"drop": list(c.security.drop_capabilities)}}
+    if c.security.read_only_root:
+        found["securityContext"]["readOnlyRootFilesystem"] = True
     found["volumeMounts"] = [mount(m) for m in c.mounts]
     return found
 

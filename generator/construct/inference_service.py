@@ -30,6 +30,8 @@ def inference_service(scope: Construct, isvc: InferenceService) -> None:
         predictor["annotations"] = dict(isvc.pod_annotations)
     if isvc.service_account:
         predictor["serviceAccountName"] = isvc.service_account
+    if not isvc.service_account_token:
+        predictor["automountServiceAccountToken"] = False
     if isvc.rollout is not None:
         predictor["deploymentStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {
             "maxSurge": isvc.rollout.max_surge, "maxUnavailable": isvc.rollout.max_unavailable}}

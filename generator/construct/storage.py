@@ -44,6 +44,7 @@ def cache_claim(scope: Construct, claim: CacheClaim) -> None:
 
 def warmup_job(scope: Construct, job: WarmupJob) -> None:
     pod = {"restartPolicy": job.restart_policy, "securityContext": pod_security(job.pod_security),
+           **({} if job.service_account_token else {"automountServiceAccountToken": False}),
            "containers": [container(job.container)], "volumes": [volume(v) for v in job.volumes],
            **pull_secrets(job.pull_secrets)}
     api_object(scope, "batch/v1", "Job", job.meta,

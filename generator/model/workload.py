@@ -75,6 +75,7 @@ class Probe:
 class ContainerSecurity:
     allow_privilege_escalation: bool
     drop_capabilities: tuple[str, ...]
+    read_only_root: bool = False         # the image's filesystem is read-only; writable paths are volumes
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class InferenceService:
     pod_labels: Labels                   # spec.predictor.labels: the queue label, mesh opt-outs
     pod_annotations: Labels              # spec.predictor.annotations
     service_account: str | None
+    service_account_token: bool          # mount the service account's API token (only where something uses it)
     rollout: Rollout | None              # None in Knative mode (Knative rolls revisions itself)
     surge_replicas: int                  # replicas a rollout runs beside the old ones (quota peak)
     down_during_rollout: bool            # a rollout may stop the only replica before its successor serves
@@ -220,6 +222,7 @@ class WarmupJob:
     pod_labels: Labels
     restart_policy: str
     pod_security: PodSecurity
+    service_account_token: bool
     container: Container
     volumes: tuple[Volume, ...]
     pull_secrets: tuple[str, ...]

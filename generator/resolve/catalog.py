@@ -13,10 +13,16 @@ from ..model import Profile
 @dataclass(frozen=True)
 class CatalogModel:
     name: str
-    image: str
+    repository: str                          # the image without a tag
     parameters_billions: float | None
     versions: tuple[tuple[str, tuple[Profile, ...]], ...]
+    digests: tuple[tuple[str, str], ...]     # version -> the image digest the catalog pins it to
     source: Document
+
+    def image(self, version: str) -> str:
+        """The image reference of a version: by tag, and by digest too where the catalog knows it."""
+        digest = dict(self.digests).get(version)
+        return f"{self.repository}:{version}" + (f"@{digest}" if digest else "")
 
     def profiles(self, version: str) -> tuple[Profile, ...] | None:
         return dict(self.versions).get(version)
@@ -46,4 +52,5 @@ def size_in_bytes(size: str) -> int:
 def catalog_model(doc: Document) -> CatalogModel:
     spec = doc.data["spec"]
     versions = tuple((str(v["version"]), tuple(_profile(p) for p in v["profiles"])) for v in spec["versions"])
-    return CatalogModel(doc.data["metadata"]["name"], spec["image"], spec.get("parametersBillions"), versions, doc)
+    digests = tuple((str(v["version"]), v["digest"]) for v in spec["versions"] if "digest" in v)
+    return CatalogModel(doc.data["metadata"]["name"], spec["image"], spec.get("parametersBillions"), versions, digests, doc)

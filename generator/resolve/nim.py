@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import ContainerSecurity, DeploymentMode, EnvVar, PodSecurity, Probe
+from ..model import ContainerSecurity, DeploymentMode, EmptyDirVolume, EnvVar, Mount, PodSecurity, Probe
 
 PORT = 8000                              # OpenAI-compatible HTTP API, health and metrics
 # Knative accepts only "http1" or "h2c" as the name of a serving container's port; Standard mode does not care.
@@ -24,7 +24,21 @@ CONTAINER_NAME = "kserve-container"      # the name KServe gives the predictor's
 # privilege escalation: kubernetes.io/docs/concepts/security/pod-security-standards (Restricted, Seccomp).
 POD_SECURITY = PodSecurity(run_as_non_root=True, run_as_user=UID, run_as_group=UID, fs_group=UID,
                            seccomp_profile="RuntimeDefault")
-CONTAINER_SECURITY = ContainerSecurity(allow_privilege_escalation=False, drop_capabilities=("ALL",))
+# A read-only root filesystem (checkov CKV_K8S_22): NIM writes its cache (NIM_CACHE_PATH, always a volume) and
+# scratch files under /tmp (OUTLINES_CACHE_DIR below; Python's tempfile), so an emptyDir at /tmp is the other
+# writable path. A workload whose image writes elsewhere opts out (spec.security.readOnlyRootFilesystem: false).
+SCRATCH_VOLUME, SCRATCH_PATH = "tmp", "/tmp"
+
+
+def container_security(read_only_root: bool) -> ContainerSecurity:
+    return ContainerSecurity(allow_privilege_escalation=False, drop_capabilities=("ALL",), read_only_root=read_only_root)
+
+
+def scratch(read_only_root: bool) -> tuple[tuple[EmptyDirVolume, ...], tuple[Mount, ...]]:
+    """The writable /tmp a read-only root needs (an image's own /tmp serves otherwise)."""
+    if not read_only_root:
+        return (), ()
+    return (EmptyDirVolume(SCRATCH_VOLUME),), (Mount(SCRATCH_VOLUME, SCRATCH_PATH),)
 
 
 def running_port_name(mode: DeploymentMode) -> str:

@@ -55,7 +55,7 @@ def model_reference(ctx: WorkloadContext) -> ModelReference | None:
         ctx.error(("spec", "model", "version"), f"model {name} has no version '{version}' in the catalog",
                   f"catalog versions: {', '.join(catalog.version_names)}")
         return None
-    return ModelReference(f"{catalog.image}:{version}", CatalogVersion(name, version, catalog))
+    return ModelReference(catalog.image(version), CatalogVersion(name, version, catalog))
 
 
 def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool],

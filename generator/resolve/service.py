@@ -141,14 +141,15 @@ def request_timeout(scaling: Scaling, mode: DeploymentMode) -> int | None:
 
 def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
                       storage: StorageDecision, scaling: Scaling, mode: DeploymentMode, rollout: RolloutDecision,
-                      placement: Placement,
-                      pull_secrets: tuple[str, ...], pod_labels: Labels, pod_annotations: Labels) -> InferenceService:
+                      placement: Placement, pull_secrets: tuple[str, ...], pod_labels: Labels, pod_annotations: Labels,
+                      read_only_root: bool) -> InferenceService:
     knative = scaling if isinstance(scaling, Knative) else None
+    scratch_volumes, scratch_mounts = nim.scratch(read_only_root)
     container = Container(
         name=nim.CONTAINER_NAME, image=image,
         env=(EnvVar("NIM_MODEL_PROFILE", profile.pin),) + nim.SERVER_ENV + storage.env,
-        resources=container_resources(compute), security=nim.CONTAINER_SECURITY,
-        mounts=(Mount(SHM_VOLUME, "/dev/shm"),) + storage.mounts,
+        resources=container_resources(compute), security=nim.container_security(read_only_root),
+        mounts=(Mount(SHM_VOLUME, "/dev/shm"),) + storage.mounts + scratch_mounts,
         ports=(Port(nim.PORT_NAME, nim.PORT),), liveness=nim.LIVENESS, readiness=nim.READINESS,
         startup=nim.startup_probe(mode))
     return InferenceService(
@@ -157,8 +158,11 @@ def inference_service(name: str, annotations_: Labels, labels: Labels, image: st
         request_timeout_seconds=request_timeout(scaling, mode),
         scale_metric=knative.scale_metric if knative else None, scale_target=knative.scale_target if knative else None,
         placement=placement, pod_labels=pod_labels, pod_annotations=pod_annotations,
-        service_account=storage.service_account, rollout=rollout.rollout,
+        # NIM never calls the Kubernetes API: no token (checkov CKV_K8S_38), unless the store's service account
+        # carries an object store identity (a cloud's workload identity may read the pod's token)
+        service_account=storage.service_account, service_account_token=storage.service_account is not None,
+        rollout=rollout.rollout,
         surge_replicas=rollout.surge_replicas, down_during_rollout=rollout.down,
         pull_secrets=pull_secrets, pod_security=nim.POD_SECURITY,
         storage_uris=storage.storage_uris, container=container,
-        volumes=(SharedMemoryVolume(SHM_VOLUME, compute.shared_memory),) + storage.volumes)
+        volumes=(SharedMemoryVolume(SHM_VOLUME, compute.shared_memory),) + storage.volumes + scratch_volumes)

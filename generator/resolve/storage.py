@@ -83,10 +83,11 @@ def pull_secret(spec: dict[str, Any]) -> str | None:
 
 
 def resolve_storage(ctx: WorkloadContext, mode: DeploymentMode, mounters: Mounters, image: str, pin: str,
-                    download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...]) -> StorageDecision | None:
+                    download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...],
+                    read_only_root: bool) -> StorageDecision | None:
     store = ctx.spec["store"]
     if "ngc" in store:
-        return _ngc(ctx, store["ngc"], mounters, image, pin, download_bytes, labels, pull_secrets)
+        return _ngc(ctx, store["ngc"], mounters, image, pin, download_bytes, labels, pull_secrets, read_only_root)
     if "pvc" in store:
         claim = ctx.value(("spec", "store", "pvc", "claim"))
         path = ctx.value(("spec", "store", "pvc", "path"))
@@ -126,7 +127,8 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any], mode: DeploymentMode
 
 
 def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: str, pin: str,
-         download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...]) -> StorageDecision | None:
+         download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...],
+         read_only_root: bool) -> StorageDecision | None:
     ctx.value(("spec", "store", "ngc", "secret"))
     key = SecretKeyRef(ngc["secret"], ngc.get("secretKey", NGC_KEY))
     env = (EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH), EnvVar(NGC_KEY, secret=key))
@@ -138,17 +140,19 @@ def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: s
             return None
         if ctx.value(("spec", "store", "ngc", "cache", "warmup"), False):
             digest = hashlib.sha256(f"{image}\n{pin}\n{cache.name}".encode()).hexdigest()
+            scratch_volumes, scratch_mounts = nim.scratch(read_only_root)
             if isinstance(cache, CacheClaim):
                 cache = replace(cache, meta=replace(cache.meta, annotations=cache.meta.annotations + PREPARE_WAVE))
             warmup = WarmupJob(
                 Meta(naming.warmup_job(ctx.name, digest), annotations=PREPARE_WAVE), backoff_limit=WARMUP_BACKOFF_LIMIT,
                 active_deadline_seconds=warmup_deadline(download_bytes),
                 pod_labels=naming.pod_labels(labels) + (NO_SIDECAR,),
-                restart_policy="OnFailure", pod_security=nim.POD_SECURITY,
+                restart_policy="OnFailure", pod_security=nim.POD_SECURITY, service_account_token=False,
                 container=Container("download-to-cache", image, env=env, resources=WARMUP_RESOURCES,
-                                    security=nim.CONTAINER_SECURITY, mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),),
+                                    security=nim.container_security(read_only_root),
+                                    mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),) + scratch_mounts,
                                     command=("download-to-cache", "--profile", pin)),
-                volumes=(ClaimVolume(CACHE_VOLUME, cache.name),), pull_secrets=pull_secrets)
+                volumes=(ClaimVolume(CACHE_VOLUME, cache.name),) + scratch_volumes, pull_secrets=pull_secrets)
     volume = ClaimVolume(CACHE_VOLUME, cache.name) if cache else EmptyDirVolume(CACHE_VOLUME)
     return StorageDecision(Ngc(key, data_source, cache, warmup), env=env, volumes=(volume,),
                            mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),), storage_uris=())

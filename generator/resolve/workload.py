@@ -33,10 +33,12 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     image = ref.image if ref else ""
     pulls = nim.pull_secrets(image, pull_secret(ctx.spec))
     mode = deployment_mode(env, scaling)
+    read_only_root = ctx.value(("spec", "security", "readOnlyRootFilesystem"), True)
     rollout = resolve_rollout(ctx, scaling, mode)
     storage = resolve_storage(ctx, mode, Mounters(scaling.max_replicas, rollout.surge_replicas), image,
                               decision.pin if decision else "",
-                              decision.profile.download_bytes if decision and decision.profile else None, labels, pulls)
+                              decision.profile.download_bytes if decision and decision.profile else None, labels, pulls,
+                              read_only_root)
     longest = naming.longest_workload_name(mode)
     if len(ctx.name) > longest:
         ctx.error(("metadata", "name"), f"'{ctx.name}' is {len(ctx.name)} characters: KServe names a Service "
@@ -61,7 +63,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
         ctx.name, service_annotations(env, own, scaling, mode, decision, ref.model, ref.version),
         visibility_labels(access), ref.image, decision, compute, storage, scaling, mode, rollout, placement, pulls,
         pod_labels=placement.pod_labels,
-        pod_annotations=labels_of(dict(pod_annotations)))
+        pod_annotations=labels_of(dict(pod_annotations)), read_only_root=read_only_root)
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
