@@ -29,7 +29,9 @@ ENVIRONMENTS = {
     "amb-open": {"mesh": {"mode": "ambient"}, "monitoring": {"outsideMesh": True}},
     "amb-sa": {"mesh": {"mode": "ambient", "trustDomain": "prod.example"}, "monitoring": {"serviceAccount": "prometheus"}},
     "kn-zero": {**KNATIVE, "autoscaling": {"backend": "knative", "scaleFromZero": {"via": "knative"}}},
-    "gw-kn": {**KNATIVE, "ingress": {"gatewayNamespace": "knative-gateways"}, "policy": {"allowPublicEndpoints": True}},
+    "gw-kn": {**KNATIVE, "ingress": {"gateway": {"namespace": "knative-gateways", "podLabels": GATEWAY_PODS}},
+              "policy": {"allowPublicEndpoints": True}},
+    "gw-old": {"ingress": {"gatewayNamespace": "ingress"}, "policy": {"allowPublicEndpoints": True}},
 }
 TOKEN = {"type": "authenticated"}
 CACHED = {"ngc": {"secret": "ngc-api", "cache": {"dataSource": "cache"}}}      # a claim nimgen sizes
@@ -44,6 +46,7 @@ WORKLOADS = {
     "gw": {"chat": {"access": {"type": "public"}}, "fetch": {"store": {"uri": "s3://models/llama-8b"}},
            "reader": {"store": {"uri": {"url": "s3://models/llama-8b", "serviceAccount": "model-reader"}}}},
     "gw-kn": {"chat": {"access": {"type": "public"}}},
+    "gw-old": {"chat": {"access": {"type": "public"}}},
     "kn-zero": {"fetch": {"store": {"uri": "s3://models/llama-8b"}},
                 "idle": {"scaling": {"minReplicas": 0, "maxReplicas": 1, "metric": "concurrency", "target": 4,
                                      "scaleToZero": {"afterSeconds": 600}}}},
@@ -255,6 +258,12 @@ def test_an_exposed_workload_admits_the_gateways_pods_in_the_gateways_namespace(
 
 
 def test_the_older_gateway_namespace_admits_every_pod_of_it(out):
+    (peer,) = gateway_peers(out["gw-old"], 8000, "ingress")
+    assert "podSelector" not in peer
+
+
+def test_knative_mode_admits_every_pod_of_the_gateway_namespace_its_local_gateway_included(out):
+    # knative-local-gateway carries cluster-local calls and does not carry the pod labels of KServe's gateway
     (peer,) = gateway_peers(out["gw-kn"], 8012, "knative-gateways")
     assert "podSelector" not in peer
 

@@ -141,7 +141,9 @@ def ingress_policy(ctx: WorkloadContext, access: Access, scaling: Scaling, mode:
     exposed = not isinstance(access, ClusterLocal)
     rules = [IngressRule((NamespacePeer(env.monitoring_namespace),), (nim.PORT,))]   # Prometheus scrapes /v1/metrics
     if mode is DeploymentMode.KNATIVE:
-        rules.append(IngressRule((own, gateway, knative), (KNATIVE_QUEUE_PORT,)))
+        # Knative's own gateways (its ingress and knative-local-gateway, which carries cluster-local calls) sit in
+        # the gateway namespace without the pod labels of KServe's Standard-mode gateway: the whole namespace
+        rules.append(IngressRule((own, NamespacePeer(env.gateway.namespace), knative), (KNATIVE_QUEUE_PORT,)))
         rules.append(IngressRule((knative,), (KNATIVE_ADMIN_PORT, KNATIVE_AUTOSCALER_METRICS_PORT)))
     elif isinstance(scaling, KedaHttp) and isinstance(env.scale_from_zero, WakeByKedaHttp):
         # The add-on scales on the requests its interceptor counts: a request that reaches the predictor another

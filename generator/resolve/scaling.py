@@ -33,8 +33,8 @@ KEDA_HTTP_METRIC = {"concurrency": "concurrency", "throughput": "requestRate"}
 KEDA_METRIC_TYPE = {"concurrency": "AverageValue", "throughput": "AverageValue", "latency": "Value"}
 # KServe's predictor Service listens on 80 and forwards to the container port (kserve service_reconciler.go).
 PREDICTOR_SERVICE_PORT = 80
-# The interceptor's defaults (KEDA_CONDITION_WAIT_TIMEOUT 20s, KEDA_RESPONSE_HEADER_TIMEOUT 500ms) are far below a
-# NIM cold start and a non-streamed completion: hold the first request for the whole start-up window.
+# The interceptor's defaults (KEDA_CONDITION_WAIT_TIMEOUT 20s; KEDA_RESPONSE_HEADER_TIMEOUT 500ms up to add-on
+# 0.13) are far below a NIM cold start and a non-streamed completion: hold the first request for the start-up window.
 KEDA_HTTP_RESPONSE_HEADER_TIMEOUT = "300s"
 
 
