@@ -314,6 +314,13 @@ def test_storage_uris_in_knative_mode_are_refused(rendered):
          "knative-init-container-refused")
 
 
+def test_a_privileged_namespace_without_sidecar_injection_is_refused(rendered):
+    # staging's sidecar mesh runs without CNI (mesh.podSecurity: privileged): drop the injection, keep the level
+    files = broken(rendered, "staging", "Namespace", "chat", lambda o: o["metadata"]["labels"].pop("istio-injection"))
+    rule = "privileged-without-reason"      # (the policies of the namespace lose their proxy too)
+    assert any(f"[{rule}]" in m for m in violations(files, "staging"))
+
+
 def test_every_rule_has_a_test_that_trips_it():
     tested = Path(__file__).read_text()
     assert [name for name in RULES if f'"{name}"' not in tested] == []

@@ -601,6 +601,19 @@ def namespace_without_pod_security(objects: Objects, facts: EnvironmentFacts) ->
                                 f"Namespace {o.name} has no pod-security.kubernetes.io/{mode} level")
 
 
+@rule("privileged-without-reason")
+def privileged_without_reason(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """Pod Security privileged is admitted only where Istio's istio-init container needs it: a namespace with
+    sidecar injection (the environment states the choice, spec.mesh.podSecurity); anywhere else it admits any pod."""
+    for o in objects.of("Namespace"):
+        labels = o.mapping("metadata", "labels")
+        injected = labels.get("istio-injection") == "enabled" or bool(labels.get("istio.io/rev"))
+        if labels.get("pod-security.kubernetes.io/enforce") == "privileged" and not injected:
+            yield Violation("privileged-without-reason", o, ("metadata", "labels"),
+                            f"Namespace {o.name} enforces Pod Security privileged without sidecar injection, the only "
+                            "reason nimgen admits privileged pods")
+
+
 @rule("deployment-mode-unknown-to-kserve")
 def deployment_mode_unknown(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
     """KServe 0.16 renamed the modes and 0.15.1 added autoscalerClass none; an older KServe silently falls back
