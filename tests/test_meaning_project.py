@@ -192,19 +192,19 @@ def test_the_limit_range_defaults_containers_that_declare_nothing_with_what_the_
 
 
 def test_a_projects_namespace_is_cluster_scoped_and_holds_its_objects_and_workloads(built):
-    # out/<env>/<project>/: the project's file and its workloads' files, whatever its namespace is called
-    project = file_objects(built, "kai", "research/_project.yaml")
+    # out/<env>/{prepare,serve}/<project>/: the project's file and its workloads' files, whatever its namespace is called
+    project = file_objects(built, "kai", "prepare/research/_project.yaml")
     assert sorted(o["kind"] for o in project) == ["LimitRange", "Namespace", "NetworkPolicy", "ResourceQuota"]
     (namespace,) = [o for o in project if o["kind"] == "Namespace"]
     assert namespace["metadata"]["name"] == "research-ns" and "namespace" not in namespace["metadata"]
-    for o in [o for o in project if o is not namespace] + file_objects(built, "kai", "research/chat.yaml"):
+    for o in [o for o in project if o is not namespace] + file_objects(built, "kai", "serve/research/chat.yaml"):
         assert o["metadata"]["namespace"] == "research-ns", (o["kind"], o["metadata"]["name"])
 
 
 def test_every_object_of_a_project_carries_its_charge_back_and_ownership_labels(built, out):
     expected = {"cost-center": "platform", "team": "research", "nimgen.dev/project": "research",
                 "app.kubernetes.io/managed-by": "nimgen"}
-    for o in file_objects(built, "kai", "research/_project.yaml") + [queue(out, "research")]:
+    for o in file_objects(built, "kai", "prepare/research/_project.yaml") + [queue(out, "research")]:
         assert expected.items() <= o["metadata"]["labels"].items(), o["kind"]
 
 
