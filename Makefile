@@ -47,7 +47,7 @@ typecheck: $(STAMP)        ## mypy --strict over the package (also part of check
 coverage: $(STAMP)         ## the test suite with line and branch coverage of the package
 	$(VENV)/bin/python -m pytest -q -n auto -p no:cacheprovider --cov=generator --cov-branch --cov-report=term
 
-mutate: $(MUTATE)          ## mutation score of resolve/ and construct/ (mutmut in .nimgen/mutate/, ~30 min; never in CI)
+mutate: $(MUTATE)          ## mutation score of resolve/ and construct/ (mutmut in .nimgen/mutate/, ~47 min on 2 cores; never in CI)
 	$(VENV)/bin/python tools/mutate.py $(if $(REV),--rev $(REV))
 
 bench: $(STAMP)            ## time builds of a thousand generated workloads (cold, warm, one change)

@@ -73,6 +73,8 @@ def quota_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for env, (quota, spec, workloads) in SCENARIOS.items():
         add_environment(root, env, ENVIRONMENT)
         add_project(root, env, "team", quota, **spec)
+        if env == "wide-over":       # a project without workloads, checked before team, ends no check
+            add_project(root, env, "a-idle", {"gpus": 1})
         for name, workload in workloads.items():
             add_workload(root, env, "team", name, workload)
     return root
