@@ -158,6 +158,20 @@ def predictor_pods(objects: Objects) -> dict[tuple[str | None, str], Obj]:
     return {(o.namespace, f"{o.name}-predictor"): o for o in objects.of("InferenceService")}
 
 
+def progress_deadline(isvc: Obj) -> int:
+    """Seconds before the InferenceService's rollout counts as failed: KServe's fixed 600 in Standard mode,
+    Knative's annotation (600s by default) in Knative mode."""
+    if in_standard_mode(isvc):
+        return STANDARD_PROGRESS_DEADLINE_SECONDS
+    found = _SECONDS.match(isvc.mapping("metadata", "annotations").get("serving.knative.dev/progress-deadline", "600s"))
+    return int(found.group(1)) if found else STANDARD_PROGRESS_DEADLINE_SECONDS
+
+
+def peer_namespace(peer: dict[str, Any]) -> Any:
+    """The namespace a NetworkPolicy peer selects by name, or None."""
+    return (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+
+
 def pod_specs(o: Obj) -> Iterator[tuple[PathKey, dict[str, Any]]]:
     if o.kind == "InferenceService":
         yield ("spec", "predictor"), o.mapping("spec", "predictor")
@@ -197,7 +211,7 @@ def admits_gateway(peer: Any, facts: EnvironmentFacts) -> bool:
     gateway's pod labels satisfy."""
     if not isinstance(peer, dict):
         return False
-    namespace = (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+    namespace = peer_namespace(peer)
     pods = peer.get("podSelector", {})
     wanted = pods.get("matchLabels", {}) if isinstance(pods, dict) else None
     return namespace == facts.gateway_namespace and isinstance(wanted, dict) \
@@ -366,8 +380,7 @@ def http_add_on_bypassed(objects: Objects, facts: EnvironmentFacts) -> Iterator[
         for policy in objects.selecting("NetworkPolicy", isvc):
             for i, r in enumerate(policy.items("spec", "ingress")):
                 for peer in r.get("from", []):
-                    if isinstance(peer, dict) and (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get(
-                            "kubernetes.io/metadata.name") == isvc.namespace:
+                    if isinstance(peer, dict) and peer_namespace(peer) == isvc.namespace:
                         yield Violation("http-add-on-bypassed", policy, ("spec", "ingress", i, "from"),
                                         f"NetworkPolicy {policy.name} lets namespace {isvc.namespace} reach "
                                         f"{isvc.name}'s pods past the KEDA HTTP interceptor, which then cannot count "
@@ -396,11 +409,7 @@ def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) 
     """A start-up window that, with scheduling and the image pull, outlasts the progress deadline shows a starting
     workload as failed."""
     for o in objects.of("InferenceService"):
-        if in_standard_mode(o):
-            deadline = STANDARD_PROGRESS_DEADLINE_SECONDS
-        else:
-            found = _SECONDS.match(o.mapping("metadata", "annotations").get("serving.knative.dev/progress-deadline", "600s"))
-            deadline = int(found.group(1)) if found else STANDARD_PROGRESS_DEADLINE_SECONDS
+        deadline = progress_deadline(o)
         for i, c in enumerate(o.items("spec", "predictor", "containers")):
             probe = c.get("startupProbe")
             if probe:
@@ -419,8 +428,7 @@ def wake_beyond_request_timeout(objects: Objects, facts: EnvironmentFacts) -> It
     for o in objects.of("InferenceService"):
         if in_standard_mode(o) or o.at("spec", "predictor", "minReplicas") not in (0, None):
             continue
-        found = _SECONDS.match(o.mapping("metadata", "annotations").get("serving.knative.dev/progress-deadline", "600s"))
-        deadline = int(found.group(1)) if found else STANDARD_PROGRESS_DEADLINE_SECONDS
+        deadline = progress_deadline(o)
         timeout = o.at("spec", "predictor", "timeout")
         if not isinstance(timeout, int) or timeout < deadline:
             yield Violation("wake-beyond-request-timeout", o, ("spec", "predictor"),
