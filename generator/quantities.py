@@ -72,3 +72,27 @@ def millicores(value: str | int | float) -> int:
 
 def megabytes(value: str | int | float) -> int:
     return int(parse(value) / Decimal(10**6))
+
+
+def exact(value: int | float) -> Decimal:
+    """A YAML number as the decimal its text says: 0.1 stays 0.1 (sums of shares add up), 4.0 is 4."""
+    return Decimal(repr(value)).normalize()
+
+
+def plain(amount: Decimal) -> str:
+    """An amount as a person writes it: 4, 2.5, never an exponent."""
+    return format(amount.normalize(), "f")
+
+
+def json_number(amount: Decimal) -> int | float:
+    """An amount for a manifest's number field: an integer where it is whole."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def binary(amount: Decimal) -> str:
+    """Bytes as the largest binary suffix that holds them exactly: 154618822656 -> '144Gi'."""
+    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
+        unit = Decimal(_SUFFIX[suffix])
+        if amount >= unit and amount % unit == 0:
+            return f"{plain(amount / unit)}{suffix}"
+    return plain(amount)

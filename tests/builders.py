@@ -7,6 +7,7 @@ given decision, whatever resolve would decide.
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 from nimgen.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress, NamespacePeer,
                           DeploymentMode, DisruptionBudget, Fixed, GpuBudget, IngressPolicy, IngressRule,
@@ -43,7 +44,7 @@ def workload(**changes) -> Workload:
     w = Workload(
         name="w", project="p", namespace="ns", sources=("environments/e/workloads/w.yaml",), labels=LABELS,
         image="nvcr.io/nim/x:1", model=None, model_version=None, profile=ProfileDecision("name", "pin", None),
-        compute=Compute(1, WholeGpus(1), "1", "1Gi", "512Mi"), store=Pvc("claim", None), scaling=Fixed(1, 1),
+        compute=Compute(1, WholeGpus(1), "1", "1Gi", "512Mi", Decimal(1)), store=Pvc("claim", None), scaling=Fixed(1, 1),
         access=ClusterLocal(), service=service(),
         ingress=IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule((NamespacePeer("monitoring"),), (8000,)), IngressRule((NamespacePeer("ns"),), (8000,)))),
         scrape=Scrape(Meta("w"), SELECTOR, "http1", "/v1/metrics", (("serving.kserve.io/inferenceservice", "inferenceservice"),)),
@@ -59,10 +60,11 @@ def project(**changes) -> Project:
     labels = (("nimgen.dev/project", "p"),)
     p = Project(
         name="p", namespace="ns", sources=("environments/e/projects/p.yaml",), labels=labels, charge_back=(),
-        budget=GpuBudget(4, 6), over_quota_weight=1, cpu=None, memory=None, workloads=None,
+        budget=GpuBudget(Decimal(4), Decimal(6)), department=None, over_quota_weight=1, cpu=None, memory=None, workloads=None,
         namespace_object=NamespaceObject(Meta("ns")),
         quota=ResourceQuota(Meta("p-quota"), (("requests.nvidia.com/gpu", "6"),)),
         limits=LimitRange(Meta("p-defaults"), (("cpu", "100m"),), (("cpu", "1"),)),
         default_deny=DefaultDenyIngress(Meta("default-deny-ingress")),
-        queue=Queue(Meta("p", labels), "p", QueueResource(4, 6, 1), QueueResource(-1, -1, 1), QueueResource(-1, -1, 1)))
+        queue=Queue(Meta("p", labels), "p", QueueResource(Decimal(4), Decimal(6), 1), QueueResource(Decimal(-1), Decimal(-1), 1),
+                    QueueResource(Decimal(-1), Decimal(-1), 1)))
     return replace(p, **changes)

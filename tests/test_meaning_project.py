@@ -140,11 +140,12 @@ def test_a_queue_of_a_project_without_cpu_or_memory_quota_has_no_cpu_or_memory_l
         assert found["cpu"]["overQuotaWeight"] == found["memory"]["overQuotaWeight"] == 1
 
 
-def test_a_queue_of_a_project_without_cpu_or_memory_quota_guarantees_none(out):
-    # KAI reads a quota of -1 as an unlimited guarantee (the whole cluster deserved), not as none
+def test_a_queue_of_a_project_without_cpu_or_memory_quota_leaves_them_unlimited(out):
+    # KAI lets non-preemptible pods (inference, by default) use only in-quota resources and skips only -1: a cpu
+    # quota of 0 would hold every inference pod pending (capacity_policy/quota_check.go)
     for project in ("burst", "steady"):
         found = resources(out, project)
-        assert found["cpu"]["quota"] == found["memory"]["quota"] == 0
+        assert found["cpu"]["quota"] == found["memory"]["quota"] == -1
 
 
 def test_a_projects_pods_join_its_queue_which_is_a_leaf_kai_schedules_into(out):

@@ -51,9 +51,11 @@ SCENARIOS = {
     # the number of workloads against quota.workloads
     "count-over": ({"gpus": 8, "workloads": 1}, {}, dict.fromkeys(("a", "b", "c"), {**ONE_GPU, "scaling": replicas(1)})),
     "count-at": ({"gpus": 8, "workloads": 3}, {}, dict.fromkeys(("a", "b", "c"), {**ONE_GPU, "scaling": replicas(1)})),
-    # a MIG slice takes no whole GPU from the budget (nvidia.com/mig-* is not nvidia.com/gpu)
-    "mig": ({"gpus": 1}, {}, {"a-whole": {**ONE_GPU, "scaling": replicas(1)},
-                              "b-slices": {**MIG, "scaling": replicas(2)}}),
+    # a MIG slice counts its compute units, as KAI counts it in the queue: 1 + 2 x 3 = 7 GPUs
+    "mig-over": ({"gpus": 6}, {}, {"a-whole": {**ONE_GPU, "scaling": replicas(1)},
+                                   "b-slices": {**MIG, "scaling": replicas(2)}}),
+    "mig-at": ({"gpus": 7}, {}, {"a-whole": {**ONE_GPU, "scaling": replicas(1)},
+                                 "b-slices": {**MIG, "scaling": replicas(2)}}),
     # a workload at minReplicas 0 guarantees nothing, but reaches its maxReplicas
     # a rollout that surges runs one more replica of the workload beside the old ones
     "surge-over": ({"gpus": 4}, {"overQuota": {"gpuLimit": 4}},
@@ -193,10 +195,13 @@ def test_exactly_the_allowed_number_of_workloads_passes(diagnostics):
 # -- what counts as a GPU of the budget
 
 
-def test_mig_slices_take_no_whole_gpu_from_the_budget(diagnostics):
-    # one whole GPU fills the quota of 1; two replicas of a 3g.40gb slice add nothing to it (current behaviour:
-    # the budget, its ResourceQuota and the KAI queue count nvidia.com/gpu only)
-    assert diagnostics["mig"] == []
+def test_mig_slices_count_their_compute_units_in_the_budget(diagnostics):
+    # KAI counts nvidia.com/mig-3g.40gb as 3 GPUs (GetGpusQuota): two replicas and a whole GPU are 7
+    (error,) = errors(diagnostics, "mig-over")
+    assert error.file == "environments/mig-over/workloads/b-slices.yaml"
+    assert "project team needs 7 GPUs at minReplicas, its quota is 6" in error.message
+    assert "2 x 3 GPUs of its own" in error.hint
+    assert diagnostics["mig-at"] == []
 
 
 def test_a_workload_that_scales_to_zero_guarantees_no_gpu_but_counts_at_its_peak(diagnostics):

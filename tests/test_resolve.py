@@ -181,7 +181,7 @@ def test_pool_priority_becomes_descending_weights_and_taints_tolerations(repo: P
     assert MatchExpression("run.ai/type", "In", ("inference",)) in placement.required
     assert {(t.key, t.effect) for t in placement.tolerations} == {("nvidia.com/gpu", "NoSchedule"), ("spot", "NoExecute")}
     assert (placement.scheduler_name, dict(placement.pod_labels), placement.priority_class) == (
-        "kai-scheduler", {"kai.scheduler/queue": "chat"}, "inference")
+        "kai-scheduler", {"kai.scheduler/queue": "chat", "kai.scheduler/preemptibility": "non-preemptible"}, "inference")
 
 
 def test_unknown_node_pool_suggests_the_close_one(repo: Path):

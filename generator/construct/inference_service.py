@@ -51,6 +51,14 @@ def inference_service(scope: Construct, isvc: InferenceService) -> None:
         predictor["affinity"] = {"nodeAffinity": affinity}
     if p.tolerations:
         predictor["tolerations"] = [toleration(t) for t in p.tolerations]
+    if p.spread is not None:
+        constraint: dict[str, Any] = {
+            "maxSkew": 1, "topologyKey": p.spread.topology_key,
+            "whenUnsatisfiable": "DoNotSchedule" if p.spread.required else "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(p.spread.selector)}}
+        if p.spread.match_label_keys:
+            constraint["matchLabelKeys"] = list(p.spread.match_label_keys)
+        predictor["topologySpreadConstraints"] = [constraint]
     predictor.update(pull_secrets(isvc.pull_secrets))
     predictor["securityContext"] = pod_security(isvc.pod_security)
     if isvc.storage_uris:

@@ -6,22 +6,23 @@ It imports no stage: resolve builds it, construct and report only read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Union
 
 from .common import Labels, Meta, Provenance, labels_of
 from .environment import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, IngressGateway,
-                          KaiScheduler, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint,
+                          KaiScheduler, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, Priority, ScaleFromZero, Scheduler, Sidecar, Taint,
                           WakeByKedaHttp, WakeByKnative)
 from .network import AddressPeer, IngressPolicy, IngressRule, NamespacePeer, Peer
 from .profiles import Profile, ProfileDecision, Rejection, Selection
-from .project import (DefaultDenyIngress, GpuBudget, LimitRange, NamespaceObject, Project, Queue, QueueResource,
+from .project import (DefaultDenyIngress, Department, GpuBudget, LimitRange, NamespaceObject, Project, Queue, QueueResource, QueueScheduling,
                       ResourceQuota, Waypoint)
 from .workload import (Access, CacheClaim, ClaimRule, ClaimVolume, ClusterLocal, Compute, Container,
-                       ContainerSecurity, DisruptionBudget, GpuRequest, MigSlice, PodSelector, PolicyBinding, ServiceTarget,
+                       ContainerSecurity, DisruptionBudget, GpuFraction, GpuMemory, GpuRequest, GpuShare, MigSlice, PodSelector, PolicyBinding, ServiceTarget,
                        WholeGpus, EmptyDirVolume, EnvVar, ExistingClaim, Fixed, Hpa,
                        InferenceService, Jwt, Keda, KedaHttp, Knative, MatchExpression,
                        Mount, Ngc, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
-                       IdentityRule, Resources, Rollout, ZtunnelGuard, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Store,
+                       IdentityRule, Resources, Rollout, ZtunnelGuard, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Spread, Store,
                        StorageUri, TokenlessRule, Toleration, Uri, Volume, WakeService, WarmupJob, Workload)
 
 
@@ -34,16 +35,35 @@ class Prerequisite:
 
 
 @dataclass(frozen=True)
+class PoolUse:
+    """A sized node pool's GPUs and what the environment's replicas take of them (GPUs; shares in fractions)."""
+
+    pool: str
+    nodes: int
+    gpus: int
+    guaranteed: Decimal                  # at minReplicas
+    peak: Decimal                        # at maxReplicas, with rollouts' extra replicas
+
+    @property
+    def headroom(self) -> Decimal:
+        return self.gpus - self.peak
+
+
+@dataclass(frozen=True)
 class ResolvedEnvironment:
     environment: Environment
     projects: tuple[Project, ...]
     workloads: tuple[Workload, ...]
+    departments: tuple[Department, ...] = ()
+    capacity: tuple[PoolUse, ...] = ()   # the sized pools (nodePools[].nodes)
     prerequisites: tuple[Prerequisite, ...] = ()
     exposures: tuple[str, ...] = ()      # what stays open beyond what the access levels say (README)
 
     @property
     def queues(self) -> ClusterQueues:
-        return ClusterQueues(tuple(p.queue for p in self.projects if p.queue is not None))
+        """Departments' queues first: a child queue names a parent that must exist."""
+        parents = tuple(d.queue for d in self.departments if d.queue is not None)
+        return ClusterQueues(parents + tuple(p.queue for p in self.projects if p.queue is not None))
 
 
 @dataclass(frozen=True)
@@ -67,17 +87,17 @@ OutputFile = Union[Workload, Preparation, Project, ClusterQueues]
 
 __all__ = [
     "Access", "AddressPeer", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
-    "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler",
+    "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler", "Department",
     "DeploymentMode", "DisruptionBudget", "EmptyDirVolume", "EnvVar", "Environment", "ExistingClaim", "Fixed",
-    "GpuBudget", "GpuRequest", "Hpa", "Identity", "IdentityRule", "IngressGateway", "InferenceService", "IngressPolicy",
+    "GpuBudget", "GpuFraction", "GpuMemory", "GpuRequest", "GpuShare", "Hpa", "Identity", "IdentityRule", "IngressGateway", "InferenceService", "IngressPolicy",
     "IngressRule", "Jwt",
     "KServe", "KaiScheduler", "Keda", "KedaHttp", "Knative", "Labels", "LimitRange", "MatchExpression", "Mesh",
     "MeshedPrometheus", "Meta", "MetricSource", "MigSlice", "Mount", "NamespaceObject", "NamespacePeer", "Ngc", "NodePool", "OutputFile", "Peer",
     "PeerPolicy",
-    "Placement", "PlainTextPrometheus", "Preparation", "PodSecurity", "PodSelector", "PolicyBinding", "Port", "PreferredTerm", "Prerequisite", "Probe",
-    "Profile", "ProfileDecision", "Project", "Provenance", "Public", "Pvc", "Queue", "QueueResource", "Rejection",
+    "Placement", "PlainTextPrometheus", "Preparation", "PodSecurity", "PodSelector", "PolicyBinding", "PoolUse", "Port", "PreferredTerm", "Prerequisite", "Priority", "Probe",
+    "Profile", "ProfileDecision", "Project", "Provenance", "Public", "Pvc", "Queue", "QueueResource", "QueueScheduling", "Rejection",
     "ResolvedEnvironment", "ResourceQuota", "Resources", "Rollout", "ScaleFromZero", "ScaleTarget", "Scaling",
-    "Scheduler", "Scrape", "Scraper", "SecretKeyRef", "Selection", "ServiceTarget", "SharedMemoryVolume", "Sidecar",
+    "Scheduler", "Scrape", "Scraper", "SecretKeyRef", "Selection", "ServiceTarget", "SharedMemoryVolume", "Sidecar", "Spread",
     "StorageUri", "Store", "Taint", "TokenlessRule", "Toleration", "Uri", "Volume", "WakeByKedaHttp",
     "WakeByKnative", "WakeService", "WarmupJob", "Waypoint", "WholeGpus", "Workload", "ZtunnelGuard", "common", "environment",
     "labels_of", "network", "profiles", "project", "workload",

@@ -25,6 +25,7 @@ class NodePool:
     device: str | None = None
     mig_profiles: tuple[str, ...] = ()
     taints: tuple[Taint, ...] = ()
+    nodes: int | None = None             # how many nodes the pool has; None: unknown, its capacity unchecked
 
 
 @dataclass(frozen=True)
@@ -138,17 +139,23 @@ ScaleFromZero = Union[WakeByKnative, WakeByKedaHttp]
 
 
 @dataclass(frozen=True)
+class Priority:
+    """A priority level workloads name (spec.scheduling.priority), and the PriorityClass it stands for."""
+
+    name: str
+    class_name: str
+
+
+@dataclass(frozen=True)
 class KaiScheduler:
     """Pods are placed by the KAI scheduler, in their project's queue."""
 
     scheduler_name: str
-    priority_class: str
     name: ClassVar[str] = "kai"
 
 
 @dataclass(frozen=True)
 class DefaultScheduler:
-    priority_class: str | None
     name: ClassVar[str] = "default"
 
 
@@ -161,12 +168,15 @@ class Environment:
     source: str
     kubernetes_version: str
     native_sidecars: bool                # Kubernetes runs restartPolicy Always init containers (1.29 on)
+    match_label_keys: bool               # a topology spread may count by pod label values (1.27 on)
     kserve: KServe
     deployment_mode: DeploymentMode      # the environment's; a workload may need Knative mode on its own
     autoscaling_backend: AutoscalingBackend
     prometheus_address: str | None
     metrics: tuple[tuple[str, MetricSource], ...]
     scheduler: Scheduler
+    priorities: tuple[Priority, ...]     # the levels workloads may name, in the order the environment lists them
+    default_priority: Priority | None    # a workload's level unless it names one (always set under KAI)
     node_pool_label: str
     node_type_label: str
     node_pools: tuple[NodePool, ...]
@@ -183,6 +193,9 @@ class Environment:
     allow_public_endpoints: bool
     auto_tolerate_taints: bool
     labels: Labels
+
+    def priority(self, name: str) -> Priority | None:
+        return next((p for p in self.priorities if p.name == name), None)
 
     def metric(self, name: str) -> MetricSource | None:
         return dict(self.metrics).get(name)

@@ -8,6 +8,7 @@ of thing is one new variant here, one resolver and one construct. Nothing here i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import ClassVar, Union, assert_never
 
 from .common import Labels, Meta, Provenance
@@ -138,6 +139,17 @@ class Toleration:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """A topology spread constraint over one workload's replicas: at most one more on any node (or zone) than on
+    another, as a rule (the scheduler leaves a replica pending) or a preference."""
+
+    topology_key: str
+    required: bool
+    selector: Labels                     # the workload's pods
+    match_label_keys: tuple[str, ...]    # pod labels whose values split the count (a rollout's old and new pods)
+
+
+@dataclass(frozen=True)
 class Placement:
     pools: tuple[str, ...]               # priority order (for explain and the README)
     required: tuple[MatchExpression, ...]
@@ -145,7 +157,9 @@ class Placement:
     tolerations: tuple[Toleration, ...]
     scheduler_name: str | None
     priority_class: str | None
-    pod_labels: Labels                   # e.g. the KAI queue label
+    pod_labels: Labels                   # the KAI queue and preemptibility labels
+    spread: Spread | None = None
+    preemptible: bool = False            # KAI may preempt the replicas (display; the label decides on the cluster)
 
 
 # --------------------------------------------------------------------------------------------- the InferenceService
@@ -479,38 +493,74 @@ class WholeGpus:
     """Whole GPUs of a node (the device plugin's nvidia.com/gpu), counted in the project's GPU budget."""
 
     count: int
-    resource: ClassVar[str] = "nvidia.com/gpu"
+    resource: ClassVar[str | None] = "nvidia.com/gpu"
 
 
 @dataclass(frozen=True)
 class MigSlice:
-    """One MIG slice (the device plugin's mixed strategy: nvidia.com/mig-<profile>), not counted in the budget."""
+    """One MIG slice (the device plugin's mixed strategy: nvidia.com/mig-<profile>)."""
 
     profile: str
 
     @property
-    def resource(self) -> str:
+    def resource(self) -> str | None:
         return f"nvidia.com/mig-{self.profile}"
 
+    @property
+    def compute_units(self) -> int:
+        """The slice's compute units (the 'g' of 1g.10gb), of the seven a MIG-capable GPU has."""
+        return int(self.profile.split("g.", 1)[0])
 
-GpuRequest = Union[WholeGpus, MigSlice]
+
+@dataclass(frozen=True)
+class GpuFraction:
+    """A share of one GPU that the KAI scheduler places (pod annotation gpu-fraction); the pod requests no
+    nvidia.com/gpu, so no ResourceQuota sees it."""
+
+    fraction: Decimal
+    resource: ClassVar[str | None] = None
+
+    @property
+    def engine_fraction(self) -> Decimal:
+        """The part of the GPU's memory NIM's engine is told it may use."""
+        return self.fraction
+
+    @property
+    def of_gpu(self) -> Decimal:
+        """The part of a GPU KAI counts for it in the queue."""
+        return self.fraction
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    """GPU memory that the KAI scheduler places on a shared GPU (pod annotation gpu-memory, in MiB)."""
+
+    mib: int
+    of_gpu: Decimal                      # the part of a GPU it takes where GPUs have the least memory (quota)
+    engine_fraction: Decimal             # ... where they have the most: the engine never takes more than the share
+    resource: ClassVar[str | None] = None
+
+
+GpuShare = Union[GpuFraction, GpuMemory]
+GpuRequest = Union[WholeGpus, MigSlice, GpuFraction, GpuMemory]
 
 
 @dataclass(frozen=True)
 class Compute:
-    gpus: int                            # GPUs the pinned profile runs on (a MIG slice is one device)
+    gpus: int                            # GPUs the pinned profile runs on (a MIG slice or a share is one device)
     gpu: GpuRequest                      # what each replica requests
     cpu: str
     memory: str
     shared_memory: str
+    budget_gpus: Decimal                 # what one replica counts in its project's GPU budget and KAI queue
 
     @property
     def whole_gpus(self) -> int:
-        """GPUs this replica takes from the project's budget."""
+        """nvidia.com/gpu devices this replica requests (what a ResourceQuota on nvidia.com/gpu sees)."""
         match self.gpu:
             case WholeGpus(count):
                 return count
-            case MigSlice():
+            case MigSlice() | GpuFraction() | GpuMemory():
                 return 0
             case _:
                 assert_never(self.gpu)

@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def canonical(value: Any) -> Any:
         return [canonical(v) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, Decimal):
+        return {"@": "Decimal", "value": str(value)}
     raise TypeError(f"{type(value).__name__} has no canonical form")
 
 

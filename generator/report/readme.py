@@ -7,7 +7,11 @@ from pathlib import Path
 
 from jinja2 import Environment as Jinja, FileSystemLoader, StrictUndefined, Template
 
-from ..model import Ngc, ResolvedEnvironment
+from collections import Counter
+from decimal import Decimal
+
+from ..model import GpuFraction, GpuMemory, MigSlice, Ngc, ResolvedEnvironment, WholeGpus, Workload
+from ..quantities import plain
 
 TEXT_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "text"
 
@@ -19,6 +23,40 @@ def _template(name: str) -> Template:
     return jinja.get_template(name)
 
 
+def gpu_text(w: Workload) -> str:
+    """What one replica takes: whole GPUs, a MIG slice, or a share of a GPU."""
+    request = w.compute.gpu
+    match request:
+        case WholeGpus(count):
+            return str(count)
+        case MigSlice(profile):
+            return f"MIG {profile}"
+        case GpuFraction(fraction):
+            return f"{plain(fraction)} of a GPU"
+        case GpuMemory(mib):
+            return f"{mib} MiB of a GPU"
+    raise AssertionError(request)
+
+
+def project_use(resolved: ResolvedEnvironment) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per project, the GPUs its workloads count at minReplicas and at peak (with rollouts' extra replicas)."""
+    use = {p.name: (Decimal(0), Decimal(0)) for p in resolved.projects}
+    for w in resolved.workloads:
+        low, high = use[w.project]
+        use[w.project] = (low + w.scaling.min_replicas * w.compute.budget_gpus,
+                          high + (w.scaling.max_replicas + w.service.surge_replicas) * w.compute.budget_gpus)
+    return use
+
+
+def mig_slices(resolved: ResolvedEnvironment) -> dict[str, str]:
+    """Per project, the MIG slices of each type its workloads may hold at peak."""
+    counts: dict[str, Counter[str]] = {p.name: Counter() for p in resolved.projects}
+    for w in resolved.workloads:
+        if isinstance(w.compute.gpu, MigSlice):
+            counts[w.project][w.compute.gpu.profile] += w.scaling.max_replicas + w.service.surge_replicas
+    return {name: ", ".join(f"{n} x {profile}" for profile, n in sorted(c.items())) for name, c in counts.items()}
+
+
 def readme(resolved: ResolvedEnvironment, files: list[str]) -> str:
     warmups = [w for w in resolved.workloads if isinstance(w.store, Ngc) and w.store.warmup is not None]
     text = _template("out-readme.md.j2").render(env=resolved.environment, projects=resolved.projects,
@@ -27,5 +65,13 @@ def readme(resolved: ResolvedEnvironment, files: list[str]) -> str:
                                                 warmup_timeout=max((w.store.warmup.active_deadline_seconds for w in warmups
                                                                     if isinstance(w.store, Ngc) and w.store.warmup), default=0),
                                                 workloads=resolved.workloads, prerequisites=resolved.prerequisites, exposures=resolved.exposures,
-                                                files=files)
+                                                files=files, plain=plain, gpu_text=gpu_text,
+                                                capacity={u.pool: u for u in resolved.capacity},
+                                                departments=resolved.departments,
+                                                members={d.name: sorted(p.name for p in resolved.projects
+                                                                        if p.department == d.name)
+                                                         for d in resolved.departments},
+                                                use=project_use(resolved), slices=mig_slices(resolved),
+                                                shared=any(not isinstance(w.compute.gpu, WholeGpus)
+                                                           for w in resolved.workloads))
     return text.rstrip("\n") + "\n"

@@ -11,8 +11,10 @@ from ..diagnostics import Diagnostic
 from ..inputs.load import Document
 from ..inputs.reader import InputSet
 from ..model import Environment, Project, ResolvedEnvironment, WakeByKedaHttp, Workload
+from .capacity import capacity
 from .catalog import catalog_model
 from .context import Gallery, suggest
+from .departments import department_problems, resolve_departments
 from .environment import environment_problems, resolve_environment
 from .mesh import NamespaceTraits, namespace_traits, pod_security_problems
 from .prerequisites import exposures, prerequisites
@@ -50,8 +52,11 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
     env = resolve_environment(inputs.environment, env_name)
     problems = environment_problems(inputs.environment, env)
     gallery = gallery_of(inputs)
+    departments, found_problems = resolve_departments(inputs.environment, env)
+    problems.extend(found_problems)
 
     projects: dict[str, Project] = {}
+    project_docs: dict[str, Document] = {}
     namespaces: dict[str, str] = {}
     traits = namespace_traits(inputs.workloads)
     problems.extend(pod_security_problems(inputs.environment, env, traits))
@@ -73,7 +78,9 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
             problems.append(doc.diagnostic(("spec", "namespace"), f"namespace '{project.namespace}' is already used by project "
                                            f"'{namespaces[project.namespace]}'"))
         projects[project.name] = project
+        project_docs[project.name] = doc
         namespaces[project.namespace] = project.name
+    problems.extend(department_problems(inputs.environment, env, departments, projects, project_docs))
 
     workloads: list[Workload] = []
     seen: dict[tuple[str, str], Document] = {}
@@ -98,9 +105,11 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
             workloads.append(workload)
 
     problems.extend(quota_problems(projects, workloads, seen))
+    ordered = tuple(sorted(workloads, key=lambda w: (w.project, w.name)))
+    uses, found_problems = capacity(env, ordered, seen)
+    problems.extend(found_problems)
     if any(p.severity == "error" for p in problems):
         return None, problems
-    ordered = tuple(sorted(workloads, key=lambda w: (w.project, w.name)))
     chosen = tuple(projects[k] for k in sorted(projects))
-    return ResolvedEnvironment(env, chosen, ordered, prerequisites(env, chosen, ordered),
-                               exposures(env, ordered)), problems
+    return ResolvedEnvironment(env, chosen, ordered, departments=departments, capacity=uses,
+                               prerequisites=prerequisites(env, chosen, ordered), exposures=exposures(env, ordered)), problems

@@ -7,9 +7,11 @@ from typing import Any
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
 from ..model import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
-                     IngressGateway, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
+                     IngressGateway, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, Priority, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
                      WakeByKnative, labels_of)
 from ..quantities import canonical
+from . import kai
+from .context import suggest
 from .monitoring import query_problems
 
 # KServe 0.16 renamed the modes (RawDeployment -> Standard, Serverless -> Knative) and still accepts the old
@@ -22,6 +24,8 @@ MODE_NAMES = {"Standard": DeploymentMode.STANDARD, "RawDeployment": DeploymentMo
 KSERVE_RENAMED_MODES = (0, 16)
 # Kubernetes runs init containers with restartPolicy Always (native sidecars) by default from 1.29.
 KUBERNETES_NATIVE_SIDECARS = (1, 29)
+# topologySpreadConstraints matchLabelKeys: beta and on by default from Kubernetes 1.27 (MatchLabelKeysInPodTopologySpread).
+KUBERNETES_MATCH_LABEL_KEYS = (1, 27)
 
 
 def at_least(version: str, minimum: tuple[int, int]) -> bool:
@@ -45,9 +49,6 @@ KEDA_INTERCEPTOR_SERVICE = "keda-add-ons-http-interceptor-proxy"
 KEDA_INTERCEPTOR_PORT = 8080
 DEFAULT_NODE_POOL_LABEL = "nimgen.dev/node-pool"
 DEFAULT_NODE_TYPE_LABEL = "nimgen.dev/node-type"
-KAI_SCHEDULER_NAME = "kai-scheduler"       # the schedulerName KAI's pods carry (kai-scheduler's default)
-# Under KAI, inference pods get a priority class so they are not preempted by training jobs.
-KAI_DEFAULT_PRIORITY_CLASS = "inference"
 
 
 def mesh_of(spec: dict[str, Any]) -> Mesh:
@@ -81,8 +82,26 @@ def scale_from_zero_of(spec: dict[str, Any] | None) -> ScaleFromZero | None:
 
 def scheduler_of(spec: dict[str, Any]) -> Scheduler:
     if spec.get("name", "default") == "kai":
-        return KaiScheduler(KAI_SCHEDULER_NAME, spec.get("priorityClassName", KAI_DEFAULT_PRIORITY_CLASS))
-    return DefaultScheduler(spec.get("priorityClassName"))
+        return KaiScheduler(kai.SCHEDULER_NAME)
+    return DefaultScheduler()
+
+
+def priorities_of(spec: dict[str, Any]) -> tuple[Priority, ...]:
+    return tuple(Priority(name, class_name) for name, class_name in spec.get("priorities", {}).items())
+
+
+def default_priority_of(spec: dict[str, Any], scheduler: Scheduler, priorities: tuple[Priority, ...]) -> Priority | None:
+    """defaultPriority names a level; priorityClassName (the older form) a class; under KAI a pod without a class
+    gets KAI's default for pods it cannot group, so nimgen always names one there."""
+    by_name = {p.name: p for p in priorities}
+    if spec.get("defaultPriority") in by_name:
+        return by_name[spec["defaultPriority"]]
+    class_name = spec.get("priorityClassName")
+    if class_name is None and isinstance(scheduler, KaiScheduler):
+        class_name = kai.DEFAULT_PRIORITY_CLASS
+    if class_name is None:
+        return None
+    return next((p for p in priorities if p.class_name == class_name), Priority(class_name, class_name))
 
 
 def resolve_environment(doc: Document, name: str) -> Environment:
@@ -91,12 +110,15 @@ def resolve_environment(doc: Document, name: str) -> Environment:
     autoscaling = spec.get("autoscaling", {})
     scheduler = spec.get("scheduler", {})
     identity = spec.get("identity")
+    priorities = priorities_of(scheduler)
+    chosen_scheduler = scheduler_of(scheduler)
     pools = tuple(
         NodePool(
             name=p["name"], product=p["gpu"]["product"], per_node=p["gpu"]["perNode"],
             memory=canonical(p["gpu"]["memory"]) if "memory" in p["gpu"] else None,
             device=p["gpu"].get("device"), mig_profiles=tuple(p["gpu"].get("migProfiles", ())),
             taints=tuple(Taint(t["key"], t["effect"], t.get("value")) for t in p.get("taints", ())),
+            nodes=p.get("nodes"),
         )
         for p in spec["nodePools"]
     )
@@ -106,12 +128,15 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         name=name, source=doc.file,
         kubernetes_version=spec["kubernetesVersion"],
         native_sidecars=at_least(spec["kubernetesVersion"], KUBERNETES_NATIVE_SIDECARS),
+        match_label_keys=at_least(spec["kubernetesVersion"], KUBERNETES_MATCH_LABEL_KEYS),
         kserve=kserve(kserve_spec.get("version", DEFAULT_KSERVE_VERSION)),
         deployment_mode=MODE_NAMES[kserve_spec.get("deploymentMode", "Standard")],
         autoscaling_backend=AutoscalingBackend(autoscaling.get("backend", "hpa")),
         prometheus_address=autoscaling.get("prometheus", {}).get("serverAddress"),
         metrics=metrics,
-        scheduler=scheduler_of(scheduler),
+        scheduler=chosen_scheduler,
+        priorities=priorities,
+        default_priority=default_priority_of(scheduler, chosen_scheduler, priorities),
         node_pool_label=scheduler.get("nodePoolLabel", DEFAULT_NODE_POOL_LABEL),
         node_type_label=scheduler.get("nodeTypeLabel", DEFAULT_NODE_TYPE_LABEL),
         node_pools=pools,
@@ -132,6 +157,23 @@ def resolve_environment(doc: Document, name: str) -> Environment:
     )
 
 
+def priority_problems(doc: Document, env: Environment) -> list[Diagnostic]:
+    spec = doc.data["spec"].get("scheduler", {})
+    problems = []
+    wanted = spec.get("defaultPriority")
+    if wanted is not None and env.priority(wanted) is None:
+        problems.append(doc.diagnostic(("spec", "scheduler", "defaultPriority"), f"unknown priority '{wanted}'",
+                                       suggest(wanted, [p.name for p in env.priorities])
+                                       or "list it in scheduler.priorities: {<name>: <PriorityClass name>}"))
+    elif wanted is not None and "priorityClassName" in spec and env.default_priority is not None \
+            and spec["priorityClassName"] != env.default_priority.class_name:
+        problems.append(doc.diagnostic(("spec", "scheduler", "priorityClassName"),
+                                       f"priorityClassName '{spec['priorityClassName']}' is not the class of "
+                                       f"defaultPriority '{wanted}' ({env.default_priority.class_name})",
+                                       "both name the default's class: keep defaultPriority and drop priorityClassName"))
+    return problems
+
+
 def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
     problems = []
     if doc.data["metadata"]["name"] != env.name:
@@ -143,6 +185,7 @@ def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
         if pool.name in seen:
             problems.append(doc.diagnostic(("spec", "nodePools", i, "name"), f"duplicate node pool '{pool.name}'"))
         seen[pool.name] = i
+    problems.extend(priority_problems(doc, env))
     mode = doc.data["spec"].get("kserve", {}).get("deploymentMode")
     if env.deployment_mode is DeploymentMode.KNATIVE and env.autoscaling_backend is not AutoscalingBackend.KNATIVE:
         problems.append(doc.diagnostic(("spec", "kserve", "deploymentMode"),

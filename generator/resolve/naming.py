@@ -12,9 +12,9 @@ from ..model import DeploymentMode, Labels, labels_of
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "nimgen")
 PROJECT_LABEL = "nimgen.dev/project"
+DEPARTMENT_LABEL = "nimgen.dev/department"
 # KServe labels every predictor pod with its InferenceService's name.
 ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
-KAI_QUEUE_LABEL = "kai.scheduler/queue"
 # The series label nimgen's PodMonitor gives every NIM metric: the InferenceService's name (Prometheus label
 # names cannot hold the pod label's dots and slash).
 SERIES_WORKLOAD_LABEL = "inferenceservice"
@@ -138,6 +138,14 @@ def project_labels(charge_back: Labels, project: str) -> Labels:
     """On every object of a project."""
     labels = dict(charge_back)
     labels[PROJECT_LABEL] = project
+    labels[MANAGED_BY[0]] = MANAGED_BY[1]
+    return labels_of(labels)
+
+
+def department_labels(environment_labels: Labels, department: str) -> Labels:
+    """On a department's queue."""
+    labels = dict(environment_labels)
+    labels[DEPARTMENT_LABEL] = department
     labels[MANAGED_BY[0]] = MANAGED_BY[1]
     return labels_of(labels)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..model import ContainerSecurity, DeploymentMode, EmptyDirVolume, EnvVar, Mount, PodSecurity, Probe
+from ..quantities import plain
 
 PORT = 8000                              # OpenAI-compatible HTTP API, health and metrics
 # Knative accepts only "http1" or "h2c" as the name of a serving container's port; Standard mode does not care.
@@ -91,3 +94,23 @@ def pull_secrets(image: str, explicit: str | None) -> tuple[str, ...]:
     if image.startswith("nvcr.io/"):
         return (DEFAULT_PULL_SECRET,)
     return ()
+
+
+# The engines whose GPU memory NIM lets a deployment bound: a GPU share needs one, because the KAI scheduler does
+# not isolate GPU memory and an engine left alone takes most of the GPU. NIM 1.x maps NIM_KVCACHE_PERCENT onto
+# vLLM's gpu_memory_utilization, a fraction (0 to 1, not a percent) of the GPU's whole memory for the whole engine:
+# weights, activations and KV cache (NIM's vLLM argument defaults; vLLM engine arguments: "if you have two vLLM
+# instances running on the same GPU, you can set the GPU memory utilization to 0.5 for each instance"). NIM 2.x
+# documents passing vLLM's own flag through NIM_PASSTHROUGH_ARGS (NIM for LLMs, advanced configuration). NIM
+# documents no bound for TensorRT-LLM (its kv_cache_free_gpu_mem_fraction is a share of the memory left free after
+# the weights, which depends on the GPU's other pods) nor for SGLang. Sources: research/issue14-nim-memory-facts.md.
+ENGINE_MEMORY_BOUND = frozenset({"vllm"})
+NIM_2 = 2
+
+
+def memory_bound(version: str | None, fraction: Decimal) -> tuple[EnvVar, ...]:
+    """What tells a vLLM NIM to stay within `fraction` of its GPU's memory."""
+    major = int(version.split(".", 1)[0]) if version and version.split(".", 1)[0].isdigit() else 1
+    if major >= NIM_2:
+        return (EnvVar("NIM_PASSTHROUGH_ARGS", f"--gpu-memory-utilization {plain(fraction)}"),)
+    return (EnvVar("NIM_KVCACHE_PERCENT", plain(fraction)),)

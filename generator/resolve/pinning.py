@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..model import NodePool, ProfileDecision
 from .catalog import CatalogModel
-from .compute import ComputeSpec, compute_field
+from .compute import ComputeSpec, compute_field, share_of
 from .context import WorkloadContext, suggest
 from .gpus import pool_of
 from .profiles import check_profile, select_profile
@@ -64,6 +64,7 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
     requested = ctx.spec.get("profile", {"auto": {}})
     explicit_gpus = compute_field(spec, "gpus")
     mig = compute_field(spec, "migProfile")
+    share = share_of(ctx, spec)
     ctx.record("spec.profile", requested, ctx.from_doc(("spec", "profile")) if "profile" in ctx.spec else "default")
     pinned = ref.catalog
     if pinned is None:
@@ -71,6 +72,10 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
             ctx.error(("spec", "profile") if "profile" in ctx.spec else ("spec", "model", "image"),
                       "a custom image needs a manual profile: nimgen cannot choose among profiles it does not know",
                       "set spec.profile.name or spec.profile.id")
+            return None, None
+        if share is not None:
+            ctx.error(("spec", "model", "image"), "a GPU share needs a catalog model: its profile's engine decides how "
+                      "NIM is told to stay within the share", "use {nim, version}, or ask for whole GPUs")
             return None, None
         if explicit_gpus is None and mig is None:
             ctx.error(("spec", "compute"), "a custom image needs an explicit GPU count (compute.gpus)",
@@ -84,7 +89,7 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
     gpu_pools = [pool_of(p) for p in pools]
     if not gpu_pools:
         return None, None  # no pool: reported by candidate_pools
-    checks = dict(gpus=explicit_gpus, mig_profile=mig, parameters_billions=catalog.parameters_billions)
+    checks = dict(gpus=explicit_gpus, mig_profile=mig, parameters_billions=catalog.parameters_billions, share=share)
     if "auto" in requested:
         auto = requested["auto"]
         optimize_for, lora = auto.get("optimizeFor", "throughput"), auto.get("lora", False)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Iterable, assert_never
 
-from ..model import (Ambient, CacheClaim, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
+from ..model import (Ambient, CacheClaim, GpuFraction, GpuMemory, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
                      Jwt, KaiScheduler, Keda, KedaHttp, Knative, MeshedPrometheus, Ngc, PlainTextPrometheus, Prerequisite,
                      Project, Pvc, ServiceTarget, Uri, WakeByKedaHttp,
                      Workload)
-from . import nim
+from . import kai, nim
 from .mesh import NATIVE_SIDECAR
 
 
@@ -51,12 +51,23 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
                   f"`{env.node_pool_label}` naming each node's pool: {_names(p.name for p in env.node_pools)}")
     if any(p.mig_profiles for p in env.node_pools):
         need("nodes", "MIG pools with the device plugin's mixed strategy (nvidia.com/mig-<profile> resources)")
+    classes = {c for c in (w.service.placement.priority_class for w in workloads) if c}
+    if env.default_priority is not None:
+        classes.add(env.default_priority.class_name)
+    named = f"the PriorityClass{'es' if len(classes) > 1 else ''} {_names(classes)}" if classes else ""
     match env.scheduler:
-        case KaiScheduler(scheduler_name, priority_class):
-            need("scheduling", f"the KAI scheduler (scheduling.run.ai Queue CRD, scheduler {scheduler_name}) and the "
-                               f"PriorityClass `{priority_class}`")
-        case DefaultScheduler(priority_class) if priority_class:
-            need("scheduling", f"the PriorityClass `{priority_class}`")
+        case KaiScheduler(scheduler_name):
+            need("scheduling", f"the KAI scheduler {kai.MIN_VERSION} or later (scheduling.run.ai Queue CRD, "
+                               f"scheduler {scheduler_name}) and {named}")
+            if any(isinstance(w.compute.gpu, (GpuFraction, GpuMemory)) for w in workloads):
+                need("GPU shares", "KAI's GPU sharing enabled (Helm value global.gpuSharing=true; its reservation pods "
+                                   "run in namespace kai-resource-reservation) and the node label nvidia.com/gpu.memory "
+                                   "(GPU Feature Discovery) on the pools' nodes")
+        case DefaultScheduler():
+            if named:
+                need("scheduling", named)
+        case _:
+            assert_never(env.scheduler)
     if any(isinstance(w.access, Jwt) for w in workloads) or any(p.waypoint for p in projects):
         if isinstance(env.mesh, Ambient):
             need("token access", "Istio in ambient mode (istio-cni, ztunnel, waypoints; the Gateway API CRDs) with "

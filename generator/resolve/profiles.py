@@ -12,11 +12,21 @@ precision, then the wanted objective, then the GPU count that suits it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 from ..model import Profile, Rejection, Selection
 from .gpus import Pool, gpu_bound as _gpu_bound, gpu_matches, matches_by_device as _matches_by_device
 from .gpus import names_match as _names_match, normalise_gpu_name
+from .nim import ENGINE_MEMORY_BOUND
+
+
+@dataclass(frozen=True)
+class Share:
+    """Part of one GPU that a KAI share pod may use: a fraction of the pool's GPU, or GPU memory in GB."""
+
+    fraction: float | None = None
+    memory_gb: float | None = None
 
 # Lower precision first: NIM prefers the smaller, faster engine when several can run.
 PRECISION_ORDER = ("nvfp4", "mxfp4", "int4_awq", "int8", "fp8", "bf16", "fp16", "fp32")
@@ -97,11 +107,22 @@ def _memory_problem(profile: Profile, memory_gb: float, where: str, parameters_b
 
 
 def _general_problem(
-    profile: Profile, *, gpus: int | None, mig_profile: str | None, parameters_billions: float | None
+    profile: Profile, *, gpus: int | None, mig_profile: str | None, parameters_billions: float | None,
+    share: Share | None = None,
 ) -> str | None:
-    """A reason that holds whatever the pool (the compute request or the MIG slice), or None."""
+    """A reason that holds whatever the pool (the compute request, the MIG slice or the GPU share), or None."""
     if gpus is not None and profile.gpus != gpus:
         return f"needs {_count(profile.gpus)}, compute asks for {gpus}"
+    if share is not None:
+        if profile.gpus != 1:
+            return f"needs {_count(profile.gpus)}, a GPU share is part of one GPU"
+        if profile.engine not in ENGINE_MEMORY_BOUND:
+            # KAI does not isolate GPU memory: an engine that takes most of it would starve the GPU's other pods
+            return (f"engine {profile.engine} has no NIM setting that bounds its GPU memory, which a GPU share needs "
+                    f"({', '.join(sorted(ENGINE_MEMORY_BOUND))} profiles have one)")
+        if share.memory_gb is not None:
+            return _memory_problem(profile, share.memory_gb, f"the GPU memory share is {_gb(share.memory_gb)} GB",
+                                   parameters_billions)
     if mig_profile:
         # Optimized engines are built for a whole GPU of their type; a slice has a different SM count and memory.
         if _gpu_bound(profile):
@@ -144,7 +165,8 @@ def _precision_problem(profile: Profile, pool: Pool) -> str | None:
 
 
 def _pool_problem(
-    profile: Profile, pool: Pool, *, mig_profile: str | None, parameters_billions: float | None
+    profile: Profile, pool: Pool, *, mig_profile: str | None, parameters_billions: float | None,
+    share: Share | None = None,
 ) -> str | None:
     """A reason this pool in particular cannot run the profile, or None."""
     mismatch = _gpu_mismatch(profile, pool) or _precision_problem(profile, pool)
@@ -152,6 +174,8 @@ def _pool_problem(
         return mismatch
     if mig_profile:
         return None  # count and memory are the slice's, checked in _general_problem
+    if share is not None:
+        return _share_problem(profile, pool, share, parameters_billions)
     # nimgen serves a replica from one node: tensor and pipeline parallel ranks must share it.
     if profile.gpus > pool.per_node:
         return f"needs {_count(profile.gpus)} per replica, pool '{pool.name}' has {pool.per_node} per node"
@@ -161,6 +185,19 @@ def _pool_problem(
     return None
 
 
+def _share_problem(profile: Profile, pool: Pool, share: Share, parameters_billions: float | None) -> str | None:
+    if pool.memory_gb is None:
+        return f"pool '{pool.name}' declares no gpu.memory: nimgen cannot size a GPU share there"
+    if share.memory_gb is not None:
+        if share.memory_gb > pool.memory_gb:
+            return f"the GPU memory share of {_gb(share.memory_gb)} GB is more than pool '{pool.name}' GPUs have ({_gb(pool.memory_gb)} GB)"
+        return None  # the profile against the share: checked in _general_problem
+    fraction = share.fraction or 0.0
+    memory = fraction * pool.memory_gb
+    where = f"{fraction:g} of pool '{pool.name}' GPUs ({_gb(pool.memory_gb)} GB) is {_gb(memory)} GB"
+    return _memory_problem(profile, memory, where, parameters_billions)
+
+
 def incompatibility(
     profile: Profile,
     pool: Pool,
@@ -168,11 +205,12 @@ def incompatibility(
     gpus: int | None = None,
     mig_profile: str | None = None,
     parameters_billions: float | None = None,
+    share: Share | None = None,
 ) -> str | None:
     """None when the profile can run on the pool, else the (first) reason it cannot."""
     return _general_problem(
-        profile, gpus=gpus, mig_profile=mig_profile, parameters_billions=parameters_billions
-    ) or _pool_problem(profile, pool, mig_profile=mig_profile, parameters_billions=parameters_billions)
+        profile, gpus=gpus, mig_profile=mig_profile, parameters_billions=parameters_billions, share=share
+    ) or _pool_problem(profile, pool, mig_profile=mig_profile, parameters_billions=parameters_billions, share=share)
 
 
 def check_profile(
@@ -182,6 +220,7 @@ def check_profile(
     gpus: int | None = None,
     mig_profile: str | None = None,
     parameters_billions: float | None = None,
+    share: Share | None = None,
 ) -> list[Rejection]:
     """For a manually pinned profile: why it cannot run, one Rejection per failing pool ([] = fine).
 
@@ -193,11 +232,13 @@ def check_profile(
     if not pools:
         raise ValueError("check_profile needs at least one pool")
     found: list[Rejection] = []
-    general = _general_problem(profile, gpus=gpus, mig_profile=mig_profile, parameters_billions=parameters_billions)
+    general = _general_problem(profile, gpus=gpus, mig_profile=mig_profile, parameters_billions=parameters_billions,
+                               share=share)
     if general:
         found.append(Rejection(profile, None, general))
     for pool in pools:
-        reason = _pool_problem(profile, pool, mig_profile=mig_profile, parameters_billions=parameters_billions)
+        reason = _pool_problem(profile, pool, mig_profile=mig_profile, parameters_billions=parameters_billions,
+                               share=share)
         if reason:
             found.append(Rejection(profile, pool.name, reason))
     return found
@@ -284,6 +325,7 @@ def select_profile(
     gpus: int | None = None,
     mig_profile: str | None = None,
     parameters_billions: float | None = None,
+    share: Share | None = None,
 ) -> Selection:
     """Pick the profile NIM would pick, restricted to what runs on every pool; explain every other profile.
 
@@ -319,6 +361,7 @@ def select_profile(
             gpus=gpus,
             mig_profile=mig_profile,
             parameters_billions=parameters_billions,
+            share=share,
         )
         if rejection:
             rejected.append(rejection)
@@ -345,18 +388,21 @@ def _first_rejection(
     gpus: int | None,
     mig_profile: str | None,
     parameters_billions: float | None,
+    share: Share | None,
 ) -> Rejection | None:
     # LoRA first: a profile of the wrong kind is not wanted, whatever it could run on.
     if profile.lora and not lora:
         return Rejection(profile, None, "LoRA profile, LoRA not requested")
     if lora and not profile.lora:
         return Rejection(profile, None, "not a LoRA profile")
-    general = _general_problem(profile, gpus=gpus, mig_profile=mig_profile, parameters_billions=parameters_billions)
+    general = _general_problem(profile, gpus=gpus, mig_profile=mig_profile, parameters_billions=parameters_billions,
+                               share=share)
     if general:
         return Rejection(profile, None, general)
     # Pools in the given (priority) order: the first one that rules the profile out is named.
     for pool in pools:
-        reason = _pool_problem(profile, pool, mig_profile=mig_profile, parameters_billions=parameters_billions)
+        reason = _pool_problem(profile, pool, mig_profile=mig_profile, parameters_billions=parameters_billions,
+                               share=share)
         if reason is None:
             better = _shadowed_by(profile, pool, gpu_tags)
             if better:

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from ..model import (AutoscalingBackend, DisruptionBudget, Fixed, Hpa, Keda, KedaHttp, Knative, Meta, ScaleTarget, Scaling,
                      WakeByKedaHttp, WakeService)
+from ..quantities import exact, plain
 from . import naming, nim
 from .access import AccessLevel, access_level
 from .context import WorkloadContext
@@ -51,7 +52,7 @@ def quantity_of(number: float) -> str | None:
 def plain_number(number: float) -> str:
     """KEDA parses thresholds as floats, not quantities: 8.0 -> '8', 0.5 -> '0.5', every digit the user wrote
     (the shortest text that reads back as the same float, never an exponent)."""
-    return format(Decimal(repr(float(number))).normalize(), "f")
+    return plain(exact(float(number)))
 
 
 def resolve_scaling(ctx: WorkloadContext) -> Scaling:

@@ -142,12 +142,12 @@ def request_timeout(scaling: Scaling, mode: DeploymentMode) -> int | None:
 def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
                       storage: StorageDecision, scaling: Scaling, mode: DeploymentMode, rollout: RolloutDecision,
                       placement: Placement, pull_secrets: tuple[str, ...], pod_labels: Labels, pod_annotations: Labels,
-                      read_only_root: bool) -> InferenceService:
+                      read_only_root: bool, engine_env: tuple[EnvVar, ...] = ()) -> InferenceService:
     knative = scaling if isinstance(scaling, Knative) else None
     scratch_volumes, scratch_mounts = nim.scratch(read_only_root)
     container = Container(
         name=nim.CONTAINER_NAME, image=image,
-        env=(EnvVar("NIM_MODEL_PROFILE", profile.pin),) + nim.SERVER_ENV + storage.env,
+        env=(EnvVar("NIM_MODEL_PROFILE", profile.pin),) + nim.SERVER_ENV + engine_env + storage.env,
         resources=container_resources(compute), security=nim.container_security(read_only_root),
         mounts=(Mount(SHM_VOLUME, "/dev/shm"),) + storage.mounts + scratch_mounts,
         ports=(Port(nim.PORT_NAME, nim.PORT),), liveness=nim.LIVENESS, readiness=nim.READINESS,

@@ -7,7 +7,7 @@ from ..inputs.load import Document
 from ..model import Environment, Project, Workload, labels_of
 from . import mesh, naming, nim
 from .access import ingress_policy, plaintext_ports, resolve_access
-from .compute import compute_spec, resolve_compute
+from .compute import compute_spec, engine_env, resolve_compute, share_annotations
 from .context import Gallery, WorkloadContext, sources_of
 from .mesh import NamespaceTraits
 from .monitoring import scrape
@@ -28,7 +28,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     ref = model_reference(ctx)
     scaling = resolve_scaling(ctx)
     decision, gpus = pin_profile(ctx, ref, pools, spec) if ref else (None, None)
-    compute = resolve_compute(ctx, spec, template_failed, gpus)
+    compute = resolve_compute(ctx, spec, template_failed, gpus, pools)
     labels = naming.workload_labels(project.charge_back, metadata.get("labels", {}), ctx.name, project.name)
     image = ref.image if ref else ""
     pulls = nim.pull_secrets(image, pull_secret(ctx.spec))
@@ -52,7 +52,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
                   f"storage initializer downloads through an Istio proxy, which must start first: a native sidecar, "
                   f"which Kubernetes {env.kubernetes_version} does not run by default",
                   "use Kubernetes 1.29 or later, a pvc or ngc store, or keep token workloads in another project")
-    placement = resolve_placement(ctx, pools, spec)
+    placement = resolve_placement(ctx, pools, spec, mode)
     if storage is not None and decision is not None:
         start_problems(ctx, mode, storage.store, decision.profile)
     if ctx.failed or ref is None or decision is None or compute is None or storage is None:
@@ -63,7 +63,8 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
         ctx.name, service_annotations(env, own, scaling, mode, decision, ref.model, ref.version),
         visibility_labels(access), ref.image, decision, compute, storage, scaling, mode, rollout, placement, pulls,
         pod_labels=placement.pod_labels,
-        pod_annotations=labels_of(dict(pod_annotations)), read_only_root=read_only_root)
+        pod_annotations=labels_of(dict(pod_annotations) | dict(share_annotations(compute.gpu))),
+        read_only_root=read_only_root, engine_env=engine_env(compute.gpu, ref.version))
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
