@@ -74,7 +74,7 @@ def share_of(ctx: WorkloadContext, spec: ComputeSpec) -> Share | None:
             ctx.error(_field_path(spec, other), f"compute has both {name} and {other}",
                       f"{name} asks for part of one GPU; drop {other}")
     if not isinstance(ctx.env.scheduler, KaiScheduler):
-        ctx.error(_field_path(spec, name), f"{name}: GPU shares are placed by the KAI scheduler, and environment "
+        ctx.error(_field_path(spec, name), f"GPU shares are placed by the KAI scheduler, and environment "
                   f"{ctx.env.name} uses the default scheduler",
                   "set scheduler.name: kai in the environment, or ask for whole GPUs")
     if name == "gpuMemory":

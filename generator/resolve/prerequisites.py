@@ -100,7 +100,7 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
     if DeploymentMode.KNATIVE in modes:
         need("knative", f"Knative Serving in `{env.knative_namespace}` with the features kubernetes.podspec-affinity, "
                         "-tolerations, -securitycontext, -emptydir, -persistent-volume-claim (and -write), "
-                        "-schedulername and -priorityclassname as the workloads use them"
+                        "-schedulername, -priorityclassname and -topologyspreadconstraints as the workloads use them"
                         + ("; its namespace in the mesh (the activator talks mTLS to meshed pods)"
                            if any(isinstance(w.access, Jwt) for w in workloads) else ""))
     if any(isinstance(w.scaling, Hpa) for w in workloads):
