@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from conftest import make_repo, run
+from conftest import PROJECT, make_repo, run
 from nimgen.verify.cluster_rules import RULES, EnvironmentFacts, check
 from nimgen.output.read import out_manifests
 
@@ -319,6 +319,113 @@ def test_a_privileged_namespace_without_sidecar_injection_is_refused(rendered):
     files = broken(rendered, "staging", "Namespace", "chat", lambda o: o["metadata"]["labels"].pop("istio-injection"))
     rule = "privileged-without-reason"      # (the policies of the namespace lose their proxy too)
     assert any(f"[{rule}]" in m for m in violations(files, "staging"))
+
+
+# issue 14: the KAI and quota contracts of the rendered objects, each broken by hand
+
+
+@pytest.fixture(scope="module")
+def committed() -> dict[str, Files]:
+    """The committed out/ of the example environments, which has what the test repository lacks: GPU shares
+    (prod's llama-8b-summarize, gpu-fraction; mistral-7b-drafts, gpu-memory) and a department's parent queue."""
+    return {env: {rel: (m.text, m.objects) for rel, m in files.items()} for env, files in out_manifests(PROJECT).items()}
+
+
+def located(files: Files, env: str) -> list[tuple[str, str, str]]:
+    """(file, path in it, message) of each violation."""
+    return [(d.file, d.path, d.message) for d in check(files, FACTS[env], f"out/{env}")]
+
+
+def predictor(o: dict) -> dict:
+    return o["spec"]["predictor"]
+
+
+def whole_gpu(o: dict) -> None:
+    predictor(o)["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "1"
+
+
+def init_container_gpu(o: dict) -> None:
+    restricted = copy.deepcopy(predictor(o)["containers"][0]["securityContext"])
+    predictor(o)["initContainers"] = [{"name": "warm", "image": "busybox", "securityContext": restricted,
+                                       "resources": {"limits": {"nvidia.com/gpu": "1"}}}]
+
+
+SHARE_BREAKS = {
+    # (what the hand edit does, the path it is reported at, what the message says)
+    "a whole GPU beside the share": (whole_gpu, "spec.predictor.containers[0].resources",
+                                     "container kserve-container limits nvidia.com/gpu too"),
+    "a whole GPU in an init container": (init_container_gpu, "spec.predictor.initContainers[0].resources",
+                                         "container warm limits nvidia.com/gpu too"),
+    "gpu-memory with gpu-fraction": (lambda o: predictor(o)["annotations"].update({"gpu-memory": "24576"}),
+                                     "spec.predictor.annotations", "both gpu-fraction and gpu-memory"),
+    "no container named": (lambda o: predictor(o)["annotations"].pop("gpu-fraction-container-name"),
+                           "spec.predictor.annotations", "the pod's first container, which may be Istio's proxy"),
+    "an unknown container named": (lambda o: predictor(o)["annotations"].update({"gpu-fraction-container-name": "istio-proxy"}),
+                                   "spec.predictor.annotations", "for container istio-proxy, which its pods do not have"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(SHARE_BREAKS))
+def test_a_gpu_share_kai_would_refuse_or_misplace_is_refused(committed, form):
+    change, path, said = SHARE_BREAKS[form]
+    files = broken(committed, "prod", "InferenceService", "llama-8b-summarize", change)
+    found = located(files, "prod")
+    only([m for _, _, m in found], "gpu-share-with-device-request")
+    assert found == [("out/prod/serve/chat/llama-8b-summarize.yaml", path, found[0][2])]
+    assert "InferenceService llama-8b-summarize" in found[0][2] and said in found[0][2]
+
+
+def test_the_gpu_shares_of_the_examples_pass(committed):
+    shares = {o["metadata"]["name"]: predictor(o)["annotations"] for _, objs in committed["prod"].values() for o in objs
+              if o["kind"] == "InferenceService" and {"gpu-fraction", "gpu-memory"} & set(predictor(o).get("annotations", {}))}
+    assert set(shares) == {"llama-8b-summarize", "mistral-7b-drafts"}
+    assert {a["gpu-fraction-container-name"] for a in shares.values()} == {"kserve-container"}
+    assert located(committed["prod"], "prod") == []
+
+
+def test_a_queue_whose_parent_is_missing_is_refused(committed):
+    found = located(dropped(committed, "prod", "Queue", "ai-platform"), "prod")
+    only([m for _, _, m in found], "queue-parent-missing")
+    assert [(f, p) for f, p, _ in found] == [("out/prod/prepare/cluster/queues.yaml", "spec.parentQueue")] * 2
+    assert {m.split(" ")[2] for _, _, m in found} == {"chat:", "research:"}
+    assert "its parent queue ai-platform is no Queue of environment prod" in found[0][2]
+
+
+def test_pods_in_a_parent_queue_are_refused(committed):
+    def in_the_department(o: dict) -> None:
+        predictor(o)["labels"]["kai.scheduler/queue"] = "ai-platform"
+    found = located(broken(committed, "prod", "InferenceService", "llama-8b-chat", in_the_department), "prod")
+    only([m for _, _, m in found], "queue-parent-missing")
+    assert found == [("out/prod/serve/chat/llama-8b-chat.yaml", "spec.predictor.labels",
+                      "[queue-parent-missing] InferenceService llama-8b-chat puts its pods in queue ai-platform, a "
+                      "parent of other queues: KAI schedules pods only in leaf queues")]
+
+
+def test_queues_under_a_department_and_without_one_pass(rendered, committed):
+    parents = {o["spec"].get("parentQueue") for _, objs in committed["prod"].values() for o in objs if o["kind"] == "Queue"}
+    assert parents == {None, "ai-platform"}          # the department, and its two projects
+    assert located(committed["prod"], "prod") == []
+    assert located(rendered["prod"], "prod") == []    # the test repository's queues have no parent
+
+
+def test_an_extended_resource_the_namespace_quota_does_not_count_is_refused(rendered):
+    # staging's research quota counts GPUs and MIG slices; llama-8b-batch asks for one 3g.40gb slice
+    files = broken(rendered, "staging", "ResourceQuota", "research-quota",
+                   lambda o: o["spec"]["hard"].pop("requests.nvidia.com/mig-3g.40gb"))
+    found = located(files, "staging")
+    only([m for _, _, m in found], "quota-misses-requested-resource")
+    assert found == [("out/staging/serve/research/llama-8b-batch.yaml", "spec.predictor.containers[0].resources",
+                      "[quota-misses-requested-resource] InferenceService llama-8b-batch requests nvidia.com/mig-3g.40gb, "
+                      "which ResourceQuota research-quota of namespace research does not count (no "
+                      "requests.nvidia.com/mig-3g.40gb): the namespace may hold any number of them")]
+
+
+def test_extended_resources_the_quotas_count_pass(rendered, committed):
+    files = rendered["staging"]
+    (batch,) = [o for o in files["serve/research/llama-8b-batch.yaml"][1] if o["kind"] == "InferenceService"]
+    assert "nvidia.com/mig-3g.40gb" in predictor(batch)["containers"][0]["resources"]["limits"]
+    assert located(files, "staging") == []
+    assert all(located(committed[env], env) == [] for env in committed)
 
 
 def test_every_rule_has_a_test_that_trips_it():

@@ -63,7 +63,8 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
     queues = resolved.queues
     if queues.queues:
         wanted[layout.QUEUES_FILE] = _Wanted(
-            model_key(queues), queues, header(*sorted({s for p in resolved.projects if p.queue for s in p.sources})))
+            model_key(queues), queues, header(*sorted({s for p in resolved.projects if p.queue for s in p.sources}
+                                                      | {d.source for d in resolved.departments if d.queue})))
 
     files: dict[str, str] = {}
     missing: list[str] = []

@@ -11,7 +11,7 @@ sized) are not checked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Callable, assert_never
 
 from ..diagnostics import WARNING, Diagnostic
@@ -21,6 +21,7 @@ from ..quantities import parse
 
 MIG_UNITS = 7                            # compute units of a MIG-capable GPU (A100, H100: 7g is the whole GPU)
 WHOLE, MIG, SHARED = "whole", "mig", "shared"
+CENT = Decimal("0.01")
 
 
 @dataclass
@@ -50,7 +51,9 @@ class _Pool:
                 return self._fit(lambda g: g.use in (None, SHARED), 1, SHARED, fraction)
             case GpuMemory(mib):
                 size = parse(self.spec.memory) / Decimal(2**20) if self.spec.memory else None
-                return size is not None and self._fit(lambda g: g.use in (None, SHARED), 1, SHARED, Decimal(mib) / size)
+                # the part of a GPU it takes, in hundredths as the budget counts it (never less than it takes)
+                return size is not None and self._fit(lambda g: g.use in (None, SHARED), 1, SHARED,
+                                                      (Decimal(mib) / size).quantize(CENT, ROUND_UP))
             case _:
                 assert_never(request)
 

@@ -83,8 +83,8 @@ def share_of(ctx: WorkloadContext, spec: ComputeSpec) -> Share | None:
 
 
 def gpu_request(spec: ComputeSpec, gpus: int, pools: list[NodePool]) -> GpuRequest:
-    """What one replica asks the scheduler for. A memory share counts, in the quota, as the part of a GPU it takes
-    where GPUs are smallest; its engine is told the part it takes where they are largest (never above the share)."""
+    """What one replica asks the scheduler for. A memory share (on pools of one GPU size) counts, in the quota, as
+    the part of the GPU it takes rounded up, and its engine is told that part rounded down (never above the share)."""
     mig = compute_field(spec, "migProfile")
     if mig:
         return MigSlice(mig)
@@ -127,6 +127,13 @@ def resolve_compute(ctx: WorkloadContext, spec: ComputeSpec, template_failed: bo
         if field_name not in values and not template_failed:
             ctx.error(("spec", "compute"), f"compute needs {field_name}: set it or use a template that does",
                       "NIM needs explicit requests; KServe's webhook would otherwise inject 1 CPU / 2Gi", key=True)
+    sizes = sorted({p.memory for p in pools if p.memory})
+    if "gpuMemory" in values and len(sizes) > 1:
+        # NIM's engine is bounded by a fraction of its GPU: one value for the pod, right for one GPU size only
+        ctx.error(_field_path(spec, "gpuMemory"), "a gpuMemory share on pools whose GPUs differ in memory ("
+                  + ", ".join(f"{p.name} {p.memory}" for p in pools) + ")",
+                  "NIM is told its share as a fraction of the GPU's memory, which would be right on one size only: "
+                  "use gpuFraction, or pools of one GPU size (scheduling.nodePools)")
     if gpus is None or "cpu" not in values or "memory" not in values or ctx.failed:
         return None
     request = gpu_request(spec, gpus, pools)

@@ -119,8 +119,8 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
     chosen = matches[0]
     rejections = check_profile(chosen, gpu_pools, **checks)
     for rejection in rejections:
-        ctx.error(("spec", "profile", key),
-                  f"profile {chosen.name} cannot run on node pool '{rejection.pool or '-'}': {rejection.reason}")
+        where = f"on node pool '{rejection.pool}'" if rejection.pool else "here"
+        ctx.error(("spec", "profile", key), f"profile {chosen.name} cannot run {where}: {rejection.reason}")
     if rejections:
         return None, None
     return ProfileDecision(key, chosen.pin, chosen, f"manual {key} {wanted}"), explicit_gpus or chosen.gpus

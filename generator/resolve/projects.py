@@ -179,10 +179,11 @@ def budgeted(project: Project) -> list[Budgeted]:
                               _gpus, None, project.budget.quota, "spec.quota.gpus", "spec.quota.gpus",
                               "will stay pending: KAI gives non-preemptible replicas only in-quota GPUs",
                               " with non-preemptible replicas", "quota"))
-    for what, amount, per_replica, show in (("CPU", project.cpu, lambda w: parse(w.compute.cpu), _cpu),
-                                            ("memory", project.memory, lambda w: parse(w.compute.memory), _memory)):
+    for what, key, amount, per_replica, show in (
+            ("CPU", "cpu", project.cpu, lambda w: parse(w.compute.cpu), _cpu),
+            ("memory", "memory", project.memory, lambda w: parse(w.compute.memory), _memory)):
         if amount is not None:
-            field = f"spec.quota.{what}"
+            field = f"spec.quota.{key}"
             found.append(Budgeted(what, per_replica, show, parse(amount), parse(amount), field, field,
                                   "are refused by the namespace's ResourceQuota"))
     return found

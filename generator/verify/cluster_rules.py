@@ -37,6 +37,12 @@ DEFAULT_STORAGE_MOUNT = "/mnt/models"      # where KServe's storage initializer 
 # (knative/serving pkg/apis/serving/v1 UserPortName), beside the queue-proxy's own ports.
 KNATIVE_USER_PORT = "user-port"
 KNATIVE_POD_PORTS = frozenset({KNATIVE_USER_PORT, "queue-port", "http-queueadm", "http-autometric", "http-usermetric"})
+# KAI (KAI-Scheduler pkg/common/constants/constants.go): a GPU share is a pod annotation, gpu-fraction or gpu-memory,
+# for the container gpu-fraction-container-name names; a pod's queue is its kai.scheduler/queue label.
+GPU_SHARES = ("gpu-fraction", "gpu-memory")
+GPU_SHARE_CONTAINER = "gpu-fraction-container-name"
+WHOLE_GPU = "nvidia.com/gpu"
+KAI_QUEUE_LABEL = "kai.scheduler/queue"
 _MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|=)\s*"([^"]*)"')
 _SECONDS = re.compile(r"^([0-9]+)s$")
 _NAN_GUARD = re.compile(r">=?\s*0\)\s*or\s+on\s*\(\s*\)\s*vector\(\s*0\s*\)\s*$")
@@ -177,6 +183,30 @@ def pod_specs(o: Obj) -> Iterator[tuple[PathKey, dict[str, Any]]]:
         yield ("spec", "predictor"), o.mapping("spec", "predictor")
     elif o.kind == "Job":
         yield ("spec", "template", "spec"), o.mapping("spec", "template", "spec")
+
+
+def pod_labels(o: Obj) -> Iterator[tuple[PathKey, dict[str, Any]]]:
+    """The labels KAI reads a pod's queue from: its owner's, then the pod template's."""
+    yield ("metadata", "labels"), o.mapping("metadata", "labels")
+    if o.kind == "InferenceService":
+        yield ("spec", "predictor", "labels"), o.mapping("spec", "predictor", "labels")
+    elif o.kind == "Job":
+        yield ("spec", "template", "metadata", "labels"), o.mapping("spec", "template", "metadata", "labels")
+
+
+def kai_queues(objects: Objects) -> dict[str, Obj]:
+    return {o.name: o for o in objects.of("Queue") if str(o.body.get("apiVersion", "")).startswith("scheduling.run.ai/")}
+
+
+def asked_for(container: Any) -> dict[str, list[str]]:
+    """The resources a container requests or limits, each with where: {"nvidia.com/gpu": ["requests", "limits"]}."""
+    resources = container.get("resources") if isinstance(container, dict) else None
+    found: dict[str, list[str]] = {}
+    for kind in ("requests", "limits"):
+        listed = resources.get(kind) if isinstance(resources, dict) else None
+        for name in listed if isinstance(listed, dict) else {}:
+            found.setdefault(str(name), []).append(kind)
+    return found
 
 
 # ----------------------------------------------------------------------------------------------- the rules
@@ -647,6 +677,96 @@ def queue_limit_below_quota(objects: Objects, facts: EnvironmentFacts) -> Iterat
             if limit != -1 and quota != -1 and limit < quota:
                 yield Violation("queue-limit-below-quota", o, ("spec", "resources", resource, "limit"),
                                 f"Queue {o.name}: {resource} limit {limit} is below its quota {quota}")
+
+
+@rule("queue-parent-missing")
+def queue_parent_missing(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """KAI drops a queue whose parent does not exist, with all its children, from scheduling ("Found orphan queue
+    %s with missing parent %s, deleting it and all children", KAI-Scheduler pkg/scheduler/cache/cluster_info/
+    queue.go), and schedules pods only in leaf queues (pkg/scheduler/actions/utils/input_jobs.go)."""
+    queues = kai_queues(objects)
+    parents = {str(o.at("spec", "parentQueue")) for o in queues.values() if o.at("spec", "parentQueue")}
+    for o in queues.values():
+        parent = o.at("spec", "parentQueue")
+        if parent and str(parent) not in queues:
+            yield Violation("queue-parent-missing", o, ("spec", "parentQueue"),
+                            f"Queue {o.name}: its parent queue {parent} is no Queue of environment {facts.name}, so KAI "
+                            "drops it and all its children from scheduling")
+    for o in objects.of("InferenceService") + objects.of("Job"):
+        for path, labels in pod_labels(o):
+            queue = labels.get(KAI_QUEUE_LABEL)
+            if isinstance(queue, str) and queue in parents:
+                yield Violation("queue-parent-missing", o, path,
+                                f"{o.kind} {o.name} puts its pods in queue {queue}, a parent of other queues: KAI "
+                                "schedules pods only in leaf queues")
+
+
+@rule("gpu-share-with-device-request")
+def gpu_share_with_device_request(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A KAI GPU share is one annotation, gpu-fraction or gpu-memory, and no container or init container of the pod
+    requests or limits nvidia.com/gpu: KAI's admission webhook refuses anything else ("cannot have both GPU fraction
+    request and whole GPU resource request/limit", KAI-Scheduler pkg/binder/plugins/gpusharing/gpu-request/
+    gpu_request_validator.go). The share goes to the container gpu-fraction-container-name names, else to
+    containers[0], which may be Istio's proxy."""
+    for isvc in objects.of("InferenceService"):
+        annotations = isvc.mapping("spec", "predictor", "annotations")
+        shares = [a for a in GPU_SHARES if a in annotations]
+        if not shares:
+            continue
+        if len(shares) > 1:
+            yield Violation("gpu-share-with-device-request", isvc, ("spec", "predictor", "annotations"),
+                            f"InferenceService {isvc.name} asks for both gpu-fraction and gpu-memory: KAI's admission "
+                            "webhook refuses its pods")
+        names = []
+        for group in ("initContainers", "containers"):
+            for i, c in enumerate(isvc.items("spec", "predictor", group)):
+                if not isinstance(c, dict):
+                    continue
+                names.append(str(c.get("name")))
+                asked = asked_for(c).get(WHOLE_GPU)
+                if asked:
+                    yield Violation("gpu-share-with-device-request", isvc, ("spec", "predictor", group, i, "resources"),
+                                    f"InferenceService {isvc.name} shares a GPU ({shares[0]}), and its container "
+                                    f"{c.get('name')} {' and '.join(asked)} {WHOLE_GPU} too: KAI's admission webhook "
+                                    "refuses its pods")
+        named = annotations.get(GPU_SHARE_CONTAINER)
+        if named not in names:
+            yield Violation("gpu-share-with-device-request", isvc, ("spec", "predictor", "annotations"),
+                            f"InferenceService {isvc.name} shares a GPU ({shares[0]}) "
+                            + (f"without {GPU_SHARE_CONTAINER}: KAI gives the share to the pod's first container, "
+                               "which may be Istio's proxy" if named is None else
+                               f"for container {named}, which its pods do not have ({', '.join(names)})"))
+
+
+def _bounds_vendor(counted: set[str], resource: str) -> bool:
+    """Whether a quota counts any resource of this one's vendor (nvidia.com/...)."""
+    vendor = resource.split("/", 1)[0]
+    return any(k.startswith(f"requests.{vendor}/") for k in counted)
+
+
+@rule("quota-misses-requested-resource")
+def quota_misses_requested_resource(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A ResourceQuota counts an extended resource (a name with a '/': nvidia.com/gpu, nvidia.com/mig-3g.40gb)
+    only when its spec.hard names requests.<resource> (kubernetes.io docs policy/resource-quotas): a namespace
+    whose quota bounds its GPUs would otherwise hold any number of MIG slices. A quota that bounds nothing of a
+    resource's vendor (a project with no GPU limit) leaves them unbounded on purpose."""
+    quotas: dict[str | None, list[Obj]] = {}
+    for q in objects.of("ResourceQuota"):
+        quotas.setdefault(q.namespace, []).append(q)
+    for o in objects.of("InferenceService") + objects.of("Job"):
+        mine = quotas.get(o.namespace, [])
+        if not mine:
+            continue
+        counted = {str(k) for q in mine for k in q.mapping("spec", "hard")}
+        for base, pod in pod_specs(o):
+            for group in ("containers", "initContainers"):
+                for i, c in enumerate(pod.get(group) or []):
+                    for resource in sorted(r for r in asked_for(c) if "/" in r and f"requests.{r}" not in counted
+                                           and _bounds_vendor(counted, r)):
+                        yield Violation("quota-misses-requested-resource", o, (*base, group, i, "resources"),
+                                        f"{o.kind} {o.name} requests {resource}, which ResourceQuota {mine[0].name} of "
+                                        f"namespace {o.namespace} does not count (no requests.{resource}): the "
+                                        "namespace may hold any number of them")
 
 
 @rule("shared-claim-not-read-write-many")
