@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import yaml
 
 from conftest import make_repo, write_workload
+from nimgen.diagnostics import BuildFailed, Diagnostic
+from nimgen.usecases import compile_all
 
 HEADER = {"apiVersion": "nimgen.dev/v1alpha1"}
 # One replica of this runs on one L40S (tp1), of the second on two (tp2), in the fixture's base pool l40s.
@@ -94,3 +96,26 @@ class Objects:
     def of(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return [o for o in self.all
                 if o["kind"] == kind and (namespace is None or o["metadata"].get("namespace") == namespace)]
+
+
+def diagnostics_by_environment(root: Path, environments: Iterable[str]) -> dict[str, list[Diagnostic]]:
+    """Every environment of a repository resolved once (no rendering); each diagnostic filed under the environment
+    it is in (one outside them fails the test)."""
+    try:
+        found = compile_all(root, render=False).problems
+    except BuildFailed as failed:
+        found = list(failed.diagnostics)
+    by_env: dict[str, list[Diagnostic]] = {env: [] for env in environments}
+    for d in found:
+        parts = d.file.split("/")
+        assert parts[0] == "environments" and parts[1] in by_env, f"a diagnostic outside the scenarios: {d.text()}"
+        by_env[parts[1]].append(d)
+    return by_env
+
+
+def errors(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
+    return [d for d in diagnostics[env] if d.severity == "error"]
+
+
+def warnings(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
+    return [d for d in diagnostics[env] if d.severity == "warning"]

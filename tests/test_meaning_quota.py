@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from meaning import ONE_GPU, TWO_GPUS, add_environment, add_project, add_workload, bare_repo, replicas
-from nimgen.diagnostics import BuildFailed, Diagnostic
-from nimgen.usecases import compile_all
+from meaning import (ONE_GPU, TWO_GPUS, add_environment, add_project, add_workload, bare_repo, diagnostics_by_environment, errors,
+                     replicas, warnings)
+from nimgen.diagnostics import Diagnostic
 
 MIG = {**ONE_GPU, "compute": {"cpu": "4", "memory": "32Gi", "migProfile": "3g.40gb"},
        "scheduling": {"nodePools": ["a100"]}}
@@ -84,25 +84,7 @@ def quota_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def diagnostics(quota_repo: Path) -> dict[str, list[Diagnostic]]:
-    """Every environment resolved once (no rendering); each diagnostic filed under the environment it is in."""
-    try:
-        found = compile_all(quota_repo, render=False).problems
-    except BuildFailed as failed:
-        found = list(failed.diagnostics)
-    by_env: dict[str, list[Diagnostic]] = {env: [] for env in SCENARIOS}
-    for d in found:
-        parts = d.file.split("/")
-        assert parts[0] == "environments" and parts[1] in by_env, f"a diagnostic outside the scenarios: {d.text()}"
-        by_env[parts[1]].append(d)
-    return by_env
-
-
-def errors(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
-    return [d for d in diagnostics[env] if d.severity == "error"]
-
-
-def warnings(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
-    return [d for d in diagnostics[env] if d.severity == "warning"]
+    return diagnostics_by_environment(quota_repo, SCENARIOS)
 
 
 def line_of(root: Path, file: str, key: str) -> int:

@@ -19,10 +19,9 @@ import pytest
 import yaml
 
 from conftest import run
-from meaning import (ONE_GPU, TWO_GPUS, Objects, add_environment, add_project, add_workload, bare_repo, out_objects,
-                     replicas)
-from nimgen.diagnostics import BuildFailed, Diagnostic
-from nimgen.usecases import compile_all
+from meaning import (ONE_GPU, TWO_GPUS, add_environment, add_project, add_workload, bare_repo,
+                     diagnostics_by_environment, errors, Objects, out_objects, replicas, warnings)
+from nimgen.diagnostics import Diagnostic
 
 GPU = "nvidia.com/gpu"
 PREEMPTIBILITY = "kai.scheduler/preemptibility"
@@ -395,26 +394,7 @@ def misuse_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def diagnostics(misuse_repo: Path) -> dict[str, list[Diagnostic]]:
-    """Every scenario resolved once (no rendering); each diagnostic filed under the environment it is in."""
-    try:
-        found = compile_all(misuse_repo, render=False).problems
-    except BuildFailed as failed:
-        found = list(failed.diagnostics)
-    by_env: dict[str, list[Diagnostic]] = {env: [] for env in SCENARIOS}
-    for d in found:
-        parts = d.file.split("/")
-        assert parts[0] == "environments" and parts[1] in by_env, f"a diagnostic outside the scenarios: {d.text()}"
-        by_env[parts[1]].append(d)
-    return by_env
-
-
-
-def errors(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
-    return [d for d in diagnostics[env] if d.severity == "error"]
-
-
-def warnings(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
-    return [d for d in diagnostics[env] if d.severity == "warning"]
+    return diagnostics_by_environment(misuse_repo, SCENARIOS)
 
 
 def position(root: Path, file: str, *path: str | int) -> tuple[int, int]:
