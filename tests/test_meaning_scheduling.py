@@ -342,6 +342,12 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, tuple[dict[str, Any], dict[
     "dept-over": ({"scheduler": KAI, "departments": [{"name": "ai", "quota": {"gpus": 4, "cpu": "8"}}]},
                   {"a": ({"gpus": 3, "cpu": "4"}, {"department": "ai"}),
                    "b": ({"gpus": 2, "cpu": "6"}, {"department": "ai"})}, {}),
+    # a project limit above its department's: KAI holds a child queue to its parent's limit (a warning); without
+    # KAI there is no parent queue, so nothing to say
+    "dept-limit": ({"scheduler": KAI, "departments": [{"name": "ai", "quota": {"gpus": 4}, "overQuota": {"gpuLimit": 6}}]},
+                   {"a": ({"gpus": 2}, {"department": "ai", "overQuota": {"gpuLimit": 8}})}, {}),
+    "dept-limit-plain": ({"departments": [{"name": "ai", "quota": {"gpus": 4}, "overQuota": {"gpuLimit": 6}}]},
+                         {"a": ({"gpus": 2}, {"department": "ai", "overQuota": {"gpuLimit": 8}})}, {}),
     "dept-unknown": ({"scheduler": KAI, "departments": [{"name": "ai-platform", "quota": {"gpus": 8}}]},
                      {"team": ({"gpus": 4}, {"department": "ai-platfrom"})}, {}),
     # capacity: one node of four L40S holds two replicas of two GPUs
@@ -478,6 +484,14 @@ def test_a_memory_share_on_pools_of_different_gpu_sizes_is_refused(diagnostics):
 
 
 # -- departments
+
+
+def test_a_project_limit_above_its_departments_is_a_warning_under_kai_only(diagnostics, misuse_repo):
+    (warning,) = diagnostics["dept-limit"]
+    assert warning.severity == "warning"
+    assert_at(warning, misuse_repo, "environments/dept-limit/projects/a.yaml", "spec", "overQuota", "gpuLimit")
+    assert "limit of 8 GPUs, above its department ai's limit of 6" in warning.message
+    assert diagnostics["dept-limit-plain"] == []
 
 
 def test_projects_guaranteed_more_gpus_than_their_department_are_an_error_at_its_quota(diagnostics, misuse_repo):

@@ -94,7 +94,7 @@ def _fit(doc: Document, index: int, department: Department, members: list[Projec
                 f"the projects of department {department.name} are guaranteed {show(total)} {what}, its quota is {own}",
                 "projects' quotas share their department's: " + ", ".join(share(p, a) for p, a in amounts)
                 + f"; raise the department's quota.{what} or lower a project's"))
-    if department.budget.limit is not None:
+    if department.budget.limit is not None and department.queue is not None:   # a parent queue's limit binds under KAI
         for p in members:
             if p.budget.limit is None or p.budget.limit > department.budget.limit:
                 limit = "no limit" if p.budget.limit is None else f"a limit of {plain(p.budget.limit)} GPUs"
