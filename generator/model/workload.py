@@ -587,3 +587,9 @@ class Workload:
     peer: PeerPolicy | None              # in a meshed namespace: plain text accepted on the scraped ports
     disruption: DisruptionBudget | None
     provenance: tuple[Provenance, ...] = field(default=(), compare=False)
+
+    @property
+    def peak_replicas(self) -> int:
+        """The most replicas it runs at once: maxReplicas, and the ones a rollout starts beside them (a surge;
+        Knative's new revision)."""
+        return self.scaling.max_replicas + self.service.surge_replicas

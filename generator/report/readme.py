@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
-from jinja2 import Environment as Jinja, FileSystemLoader, StrictUndefined, Template
-
 from collections import Counter
 from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import assert_never
+
+from jinja2 import Environment as Jinja, FileSystemLoader, StrictUndefined, Template
 
 from ..model import GpuFraction, GpuMemory, MigSlice, Ngc, ResolvedEnvironment, WholeGpus, Workload
 from ..quantities import plain
@@ -35,7 +35,8 @@ def gpu_text(w: Workload) -> str:
             return f"{plain(fraction)} of a GPU"
         case GpuMemory(mib):
             return f"{mib} MiB of a GPU"
-    raise AssertionError(request)
+        case _:
+            assert_never(request)
 
 
 def project_use(resolved: ResolvedEnvironment) -> dict[str, tuple[Decimal, Decimal]]:
@@ -44,7 +45,7 @@ def project_use(resolved: ResolvedEnvironment) -> dict[str, tuple[Decimal, Decim
     for w in resolved.workloads:
         low, high = use[w.project]
         use[w.project] = (low + w.scaling.min_replicas * w.compute.budget_gpus,
-                          high + (w.scaling.max_replicas + w.service.surge_replicas) * w.compute.budget_gpus)
+                          high + w.peak_replicas * w.compute.budget_gpus)
     return use
 
 
@@ -53,7 +54,7 @@ def mig_slices(resolved: ResolvedEnvironment) -> dict[str, str]:
     counts: dict[str, Counter[str]] = {p.name: Counter() for p in resolved.projects}
     for w in resolved.workloads:
         if isinstance(w.compute.gpu, MigSlice):
-            counts[w.project][w.compute.gpu.profile] += w.scaling.max_replicas + w.service.surge_replicas
+            counts[w.project][w.compute.gpu.profile] += w.peak_replicas
     return {name: ", ".join(f"{n} x {profile}" for profile, n in sorted(c.items())) for name, c in counts.items()}
 
 

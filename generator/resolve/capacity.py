@@ -11,17 +11,15 @@ sized) are not checked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Callable, assert_never
 
 from ..diagnostics import WARNING, Diagnostic
 from ..inputs.load import Document
 from ..model import Environment, GpuFraction, GpuMemory, MigSlice, NodePool, PoolUse, WholeGpus, Workload
-from ..quantities import parse
 
 MIG_UNITS = 7                            # compute units of a MIG-capable GPU (A100, H100: 7g is the whole GPU)
 WHOLE, MIG, SHARED = "whole", "mig", "shared"
-CENT = Decimal("0.01")
 
 
 @dataclass
@@ -46,14 +44,10 @@ class _Pool:
             case WholeGpus(count):
                 return self._fit(lambda g: g.use is None, count, WHOLE, Decimal(1))
             case MigSlice():
-                return self._fit(lambda g: g.use in (None, MIG), 1, MIG, Decimal(request.compute_units) / MIG_UNITS)
-            case GpuFraction(fraction):
-                return self._fit(lambda g: g.use in (None, SHARED), 1, SHARED, fraction)
-            case GpuMemory(mib):
-                size = parse(self.spec.memory) / Decimal(2**20) if self.spec.memory else None
-                # the part of a GPU it takes, in hundredths as the budget counts it (never less than it takes)
-                return size is not None and self._fit(lambda g: g.use in (None, SHARED), 1, SHARED,
-                                                      (Decimal(mib) / size).quantize(CENT, ROUND_UP))
+                return self._fit(lambda g: g.use in (None, MIG), 1, MIG, _mig_part(request))
+            case GpuFraction() | GpuMemory():
+                # the part of a GPU the budget counts (a memory share's pools have one GPU size)
+                return self._fit(lambda g: g.use in (None, SHARED), 1, SHARED, request.of_gpu)
             case _:
                 assert_never(request)
 
@@ -70,8 +64,13 @@ class _Pool:
         return sum((Decimal(1) - g.free for n in self.nodes for g in n.gpus), Decimal(0))
 
 
+def _mig_part(slice_: MigSlice) -> Decimal:
+    """The part of its GPU a MIG slice takes: its compute units of seven."""
+    return Decimal(slice_.compute_units) / MIG_UNITS
+
+
 def _size(w: Workload) -> Decimal:
-    return w.compute.budget_gpus if not isinstance(w.compute.gpu, MigSlice) else Decimal(w.compute.gpu.compute_units) / MIG_UNITS
+    return _mig_part(w.compute.gpu) if isinstance(w.compute.gpu, MigSlice) else w.compute.budget_gpus
 
 
 def _pack(env: Environment, workloads: tuple[Workload, ...], replicas: Callable[[Workload], int]
@@ -95,7 +94,7 @@ def capacity(env: Environment, workloads: tuple[Workload, ...], docs: dict[tuple
              ) -> tuple[tuple[PoolUse, ...], list[Diagnostic]]:
     """Per sized pool its use at minReplicas and at peak (maxReplicas and rollouts), and the replicas that do not fit."""
     low, low_failed = _pack(env, workloads, lambda w: w.scaling.min_replicas)
-    high, high_failed = _pack(env, workloads, lambda w: w.scaling.max_replicas + w.service.surge_replicas)
+    high, high_failed = _pack(env, workloads, lambda w: w.peak_replicas)
     problems = []
     for key, (w, placed) in sorted(low_failed.items()):
         problems.append(docs[(w.project, w.name)].diagnostic(
@@ -110,7 +109,7 @@ def capacity(env: Environment, workloads: tuple[Workload, ...], docs: dict[tuple
         problems.append(docs[(w.project, w.name)].diagnostic(
             ("spec", "scaling", "maxReplicas"),
             f"{w.name} may not reach maxReplicas: node pool{_plural(w)} {_described(env, w)} hold{'' if len(w.service.placement.pools) > 1 else 's'} "
-            f"{placed} of its {w.scaling.max_replicas + w.service.surge_replicas} replicas at peak beside the "
+            f"{placed} of its {w.peak_replicas} replicas at peak beside the "
             "environment's other workloads; the rest will stay pending",
             "add nodes to the pool (nodePools[].nodes), or lower maxReplicas", severity=WARNING))
     uses = tuple(PoolUse(name, pool.spec.nodes or 0, (pool.spec.nodes or 0) * pool.spec.per_node, low[name].used(),

@@ -94,9 +94,9 @@ def gpu_request(spec: ComputeSpec, gpus: int, pools: list[NodePool]) -> GpuReque
     memory = compute_field(spec, "gpuMemory")
     if memory is not None:
         mib = int(parse(memory) / MIB)
-        sizes = [parse(p.memory) / MIB for p in pools if p.memory]   # profile checks refused pools without memory
-        return GpuMemory(mib, (mib / min(sizes)).quantize(CENT, ROUND_UP),
-                         (mib / max(sizes)).quantize(CENT, ROUND_DOWN))
+        # one GPU size: pools without memory fail the profile checks, a mix of sizes resolve_compute
+        part = mib / (parse(next(p.memory for p in pools if p.memory)) / MIB)
+        return GpuMemory(mib, part.quantize(CENT, ROUND_UP), part.quantize(CENT, ROUND_DOWN))
     return WholeGpus(gpus)
 
 

@@ -82,13 +82,12 @@ def _fit(doc: Document, index: int, department: Department, members: list[Projec
             f"{plain(department.budget.quota)}",
             "projects' quotas share their department's: " + ", ".join(share(p, plain(p.budget.quota)) for p in members)
             + "; raise the department's quota.gpus or lower a project's"))
-    for what, own in (("cpu", department.cpu), ("memory", department.memory)):
+    for what, own, show in (("cpu", department.cpu, plain), ("memory", department.memory, binary)):
         if own is None:
             continue
         amounts = [(p, getattr(p, what)) for p in members if getattr(p, what) is not None]
         total = sum((parse(a) for _, a in amounts), Decimal(0))
         if total > parse(own):
-            show = plain if what == "cpu" else binary
             problems.append(doc.diagnostic(
                 ("spec", "departments", index, "quota", what),
                 f"the projects of department {department.name} are guaranteed {show(total)} {what}, its quota is {own}",

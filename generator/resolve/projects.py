@@ -144,9 +144,9 @@ def resolve_project(doc: Document, env: Environment, traits: NamespaceTraits) ->
 class Budgeted:
     """One resource a project's quota bounds, as the quota check reads it."""
 
-    what: str                            # "GPUs", "CPU", "memory"
     per_replica: Callable[[Workload], Decimal]
-    show: Callable[[Decimal], str]
+    show: Callable[[Decimal], str]           # an amount with its unit ("6 GPUs", "12 CPU", "48Gi of memory")
+    show_bound: Callable[[Decimal], str]     # the quota or limit it is compared with
     quota: Decimal | None                # guaranteed: replicas at minReplicas must fit (None: unbounded)
     limit: Decimal | None                # the most it may hold: replicas beyond it pend or are refused
     quota_field: str
@@ -171,20 +171,19 @@ def _memory(amount: Decimal) -> str:
 def budgeted(project: Project) -> list[Budgeted]:
     """GPUs against the budget (a KAI queue's quota and limit); CPU and memory against the ResourceQuota, which
     refuses pods past it, so their quota is their limit too."""
-    found = [Budgeted("GPUs", lambda w: w.compute.budget_gpus, _gpus, project.budget.quota, project.budget.limit,
+    found = [Budgeted(lambda w: w.compute.budget_gpus, _gpus, plain, project.budget.quota, project.budget.limit,
                       "spec.quota.gpus", "spec.overQuota.gpuLimit", "will stay pending")]
     if project.queue is not None:
         # KAI lets non-preemptible replicas use only in-quota resources (quota_check.go): over quota they pend
-        found.append(Budgeted("GPUs", lambda w: Decimal(0) if w.service.placement.preemptible else w.compute.budget_gpus,
-                              _gpus, None, project.budget.quota, "spec.quota.gpus", "spec.quota.gpus",
+        found.append(Budgeted(lambda w: Decimal(0) if w.service.placement.preemptible else w.compute.budget_gpus,
+                              _gpus, plain, None, project.budget.quota, "spec.quota.gpus", "spec.quota.gpus",
                               "will stay pending: KAI gives non-preemptible replicas only in-quota GPUs",
                               " with non-preemptible replicas", "quota"))
-    for what, key, amount, per_replica, show in (
-            ("CPU", "cpu", project.cpu, lambda w: parse(w.compute.cpu), _cpu),
-            ("memory", "memory", project.memory, lambda w: parse(w.compute.memory), _memory)):
+    for key, amount, per_replica, show in (("cpu", project.cpu, lambda w: parse(w.compute.cpu), _cpu),
+                                           ("memory", project.memory, lambda w: parse(w.compute.memory), _memory)):
         if amount is not None:
             field = f"spec.quota.{key}"
-            found.append(Budgeted(what, per_replica, show, parse(amount), parse(amount), field, field,
+            found.append(Budgeted(per_replica, show, show, parse(amount), parse(amount), field, field,
                                   "are refused by the namespace's ResourceQuota"))
     return found
 
@@ -216,14 +215,14 @@ def _budget_problems(project: Project, r: Budgeted, mine: list[Workload],
     problems = []
     guaranteed = [w.scaling.min_replicas * r.per_replica(w) for w in mine]
     # a rollout's new replicas run beside the old ones (a surge; Knative's new revision): the peak counts them
-    peak = [(w.scaling.max_replicas + w.service.surge_replicas) * r.per_replica(w) for w in mine]
+    peak = [w.peak_replicas * r.per_replica(w) for w in mine]
     at = _first_past(guaranteed, r.quota) if r.quota is not None else None
     if at is not None and r.quota is not None:
         w = mine[at]
         problems.append(docs[(project.name, w.name)].diagnostic(
             ("spec", "scaling", "minReplicas"),
             f"project {project.name} needs {r.show(sum(guaranteed, Decimal(0)))} at minReplicas, its quota is "
-            f"{plain(r.quota) if r.what == 'GPUs' else r.show(r.quota)}",
+            f"{r.show_bound(r.quota)}",
             f"{w.name} takes it past the quota ({r.show(sum(guaranteed[:at], Decimal(0)))} before it in name order, "
             f"{w.scaling.min_replicas} x {r.show(r.per_replica(w))} of its own): "
             f"raise {r.quota_field} of the project or lower minReplicas"))
@@ -233,7 +232,7 @@ def _budget_problems(project: Project, r: Budgeted, mine: list[Workload],
         problems.append(docs[(project.name, w.name)].diagnostic(
             ("spec", "scaling", "maxReplicas"),
             f"project {project.name}{r.subject} may reach {r.show(sum(peak, Decimal(0)))} at maxReplicas and during "
-            f"rollouts, above its {r.limit_name} of {plain(r.limit) if r.what == 'GPUs' else r.show(r.limit)}; "
+            f"rollouts, above its {r.limit_name} of {r.show_bound(r.limit)}; "
             f"replicas beyond it {r.beyond_limit}",
             f"{w.name} takes it past the limit ({r.show(sum(peak[:at], Decimal(0)))} before it in name order, "
             f"{_replicas_at_peak(w)} x {r.show(r.per_replica(w))} of its own): "
