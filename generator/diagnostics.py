@@ -25,6 +25,14 @@ WARNING = "warning"
 # A literal NGC API key: never in an input file, never echoed.
 NGC_KEY_PATTERN = re.compile(r"nvapi-[A-Za-z0-9_-]{8,}")
 REDACTED = "nvapi-<redacted>"
+# Literal credentials of the services a NIM deployment talks to, by their documented prefixes: Hugging Face
+# user access tokens (hf_), AWS access key ids (AKIA/ASIA + 16), GitHub tokens (ghp_/gho_/ghu_/ghs_/ghr_,
+# github_pat_), OpenAI-style keys (sk-), Slack tokens (xox?-), PEM private keys. An env value that matches is
+# refused like an NGC key, and never echoed.
+CREDENTIAL_PATTERN = re.compile(
+    r"nvapi-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{20,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bgh[pousr]_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}|\bsk-[A-Za-z0-9_-]{20,}|\bxox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 # C0 and DEL, C1, line/paragraph separators, bidirectional controls, BOM/zero-width format characters, surrogates.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
@@ -46,6 +54,8 @@ def safe(text: str) -> str:
         text = _UNSAFE.sub(_escape, text)
     if "nvapi-" in text:
         text = NGC_KEY_PATTERN.sub(REDACTED, text)
+    if CREDENTIAL_PATTERN.search(text):
+        text = CREDENTIAL_PATTERN.sub("<redacted>", text)
     return text
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from nimgen.model import (ClaimRule, ClusterLocal, Compute, Container, ContainerSecurity, DefaultDenyIngress, NamespacePeer,
                           DeploymentMode, DisruptionBudget, Fixed, GpuBudget, IngressPolicy, IngressRule,
-                          InferenceService, Jwt, LimitRange, Meta, NamespaceObject, Placement, PodSecurity, PodSelector,
+                          InferenceService, Jwt, LimitRange, Meta, NamespaceObject, OutboundNetwork, Placement, PodSecurity, PodSelector,
                           ProfileDecision, Project, Pvc, Queue, QueueResource, ResourceQuota, Resources, Rollout, Scrape,
                           TokenlessRule, WholeGpus, Workload)
 
@@ -48,7 +48,7 @@ def workload(**changes) -> Workload:
         access=ClusterLocal(), service=service(),
         ingress=IngressPolicy(Meta("w-ingress"), SELECTOR, (IngressRule((NamespacePeer("monitoring"),), (8000,)), IngressRule((NamespacePeer("ns"),), (8000,)))),
         scrape=Scrape(Meta("w"), SELECTOR, "http1", "/v1/metrics", (("serving.kserve.io/inferenceservice", "inferenceservice"),)),
-        peer=None, disruption=None)
+        peer=None, disruption=None, lora=None, network=OutboundNetwork(), start_seconds=420)
     return replace(w, **changes)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import errors_of, resolved, write_workload
-from nimgen.model import Fixed, Jwt, Keda, KedaHttp, Knative, ServiceTarget, TokenlessRule, Uri
+from nimgen.model import Fixed, Jwt, Keda, KedaHttp, Knative, SecretKeyRef, ServiceTarget, TokenlessRule, Uri
 from nimgen.usecases import compile_all
 
 SPEC = {"model": {"nim": "meta/llama-3.1-8b-instruct", "version": "1.1.2"}, "profile": {"name": "vllm-fp16-tp1"},
@@ -230,7 +230,7 @@ def test_a_hugging_face_token_is_a_secret_reference_for_the_initializer_and_the_
     w = resolved(repo, "staging")["hf"]
     assert dict(w.service.meta.annotations)["serving.kserve.io/storageSecretName"] == "hf-token"
     (token,) = [e for e in w.service.container.env if e.name == "HF_TOKEN"]
-    assert token.value is None and (token.secret.name, token.secret.key) == ("hf-token", "HF_TOKEN")
+    assert token.value == SecretKeyRef("hf-token", "HF_TOKEN")
 
 
 # what the cluster must run, per environment

@@ -3,13 +3,13 @@ meaning on a cluster (who may call, which namespaces reach the pods, which objec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from builders import SELECTOR, container, jwt, pdb, project, service, workload
 from nimgen.construct import synthesize
-from nimgen.model import (IdentityRule, ZtunnelGuard, ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, NamespacePeer, Keda, KedaHttp,
+from nimgen.model import (IdentityRule, ZtunnelGuard, ClaimRule, ClusterLocal, EnvVar, Fixed, Hpa, IngressPolicy, IngressRule, NamespacePeer, Keda, KedaHttp, Pace,
                              Knative, Meta, PeerPolicy, Public, ScaleTarget, SecretKeyRef, WakeService, Waypoint,
                           ClusterQueues, ServiceTarget, TokenlessRule)
 
@@ -46,8 +46,10 @@ def test_a_disruption_budget_exists_only_when_the_model_has_one():
 
 def test_each_scaling_backend_renders_its_own_autoscaler():
     target = ScaleTarget("apps/v1", "Deployment", "w-predictor")
-    hpa = Hpa(Meta("w"), target, 1, 3, "concurrency", 8.0, "num_requests_running", "8", 600)
-    keda = Keda(Meta("w"), target, 1, 3, "latency", 500.0, 15, "http://prom:9090", "q(x)", "500", "Value")
+    pace = Pace(1, 420, 600)
+    hpa = Hpa(Meta("w"), target, 1, 3, "concurrency", 8.0, "num_requests_running", "8", pace)
+    keda = Keda(Meta("w"), target, 1, 3, "latency", 500.0, 15, "http://prom:9090", "q(x)", "500", "Value", pace,
+                fallback_replicas=None, fallback_failures=3)
     base = ["InferenceService", "NetworkPolicy", "PodMonitor"]
     assert kinds(workload(scaling=hpa)) == sorted(base + ["HorizontalPodAutoscaler"])
     assert kinds(workload(scaling=keda)) == sorted(base + ["ScaledObject"])
@@ -59,7 +61,17 @@ def test_each_scaling_backend_renders_its_own_autoscaler():
     # a latency is compared as a Value: desired = current x metric / target, not metric / target
     assert scaled["triggers"] == [{"type": "prometheus", "metricType": "Value", "metadata": {
         "serverAddress": "http://prom:9090", "query": "q(x)", "threshold": "500"}}]
+    # a Value trigger gets no fallback (KEDA's webhook refuses one before 2.18); both add one replica per start window
+    assert "fallback" not in scaled
+    one_per_window = {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                      "policies": [{"type": "Pods", "value": 1, "periodSeconds": 420}]}
+    assert scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"] == one_per_window
+    averaged = replace(keda, metric="concurrency", metric_type="AverageValue", fallback_replicas=1)
+    assert objects(workload(scaling=averaged))[("ScaledObject", "w")]["spec"]["fallback"] == {
+        "failureThreshold": 3, "replicas": 1, "behavior": "currentReplicasIfHigher"}
     autoscaler = objects(workload(scaling=hpa))[("HorizontalPodAutoscaler", "w")]["spec"]
+    assert autoscaler["behavior"]["scaleUp"] == one_per_window
+    assert autoscaler["behavior"]["scaleDown"] == {"stabilizationWindowSeconds": 600}
     assert autoscaler["scaleTargetRef"]["name"] == "w-predictor"
     assert autoscaler["metrics"][0]["pods"] == {"metric": {"name": "num_requests_running"},
                                                 "target": {"type": "AverageValue", "averageValue": "8"}}
@@ -179,7 +191,7 @@ def test_network_policy_admits_exactly_the_decided_namespaces_on_their_ports():
 
 
 def test_secrets_are_referenced_never_inlined():
-    env = (EnvVar("NIM_CACHE_PATH", "/opt/nim/.cache"), EnvVar("NGC_API_KEY", secret=SecretKeyRef("ngc", "KEY")))
+    env = (EnvVar("NIM_CACHE_PATH", "/opt/nim/.cache"), EnvVar("NGC_API_KEY", SecretKeyRef("ngc", "KEY")))
     w = workload(service=service(container=container(env=env)))
     (nim,) = objects(w)[("InferenceService", "w")]["spec"]["predictor"]["containers"]
     assert nim["env"] == [{"name": "NIM_CACHE_PATH", "value": "/opt/nim/.cache"},

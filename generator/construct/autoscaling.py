@@ -10,7 +10,7 @@ from typing import Any, assert_never
 
 from constructs import Construct
 
-from ..model import Fixed, Hpa, Keda, KedaHttp, Knative, ScaleTarget, Scaling
+from ..model import Fixed, Hpa, Keda, KedaHttp, Knative, Pace, ScaleTarget, Scaling
 from .base import api_object
 
 
@@ -38,16 +38,28 @@ def hpa(scope: Construct, value: Hpa) -> None:
     api_object(scope, "autoscaling/v2", "HorizontalPodAutoscaler", value.meta,
                spec={"scaleTargetRef": target_ref(value.target_ref), "minReplicas": value.min_replicas,
                      "maxReplicas": value.max_replicas, "metrics": [metric],
-                     "behavior": {"scaleDown": {"stabilizationWindowSeconds": value.scale_down_window_seconds}}})
+                     "behavior": behavior(value.pace)})
+
+
+def behavior(pace: Pace) -> dict[str, Any]:
+    """The HPA's scale-up policy and scale-down window (KEDA hands the same to the HPA it creates)."""
+    return {"scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                        "policies": [{"type": "Pods", "value": pace.scale_up_pods,
+                                      "periodSeconds": pace.scale_up_period_seconds}]},
+            "scaleDown": {"stabilizationWindowSeconds": pace.scale_down_window_seconds}}
 
 
 def keda(scope: Construct, value: Keda) -> None:
     trigger = {"type": "prometheus", "metricType": value.metric_type, "metadata": {
         "serverAddress": value.server_address, "query": value.query, "threshold": value.threshold}}
-    api_object(scope, "keda.sh/v1alpha1", "ScaledObject", value.meta,
-               spec={"scaleTargetRef": target_ref(value.target_ref), "minReplicaCount": value.min_replicas,
-                     "maxReplicaCount": value.max_replicas, "pollingInterval": value.polling_interval_seconds,
-                     "triggers": [trigger]})
+    spec: dict[str, Any] = {
+        "scaleTargetRef": target_ref(value.target_ref), "minReplicaCount": value.min_replicas,
+        "maxReplicaCount": value.max_replicas, "pollingInterval": value.polling_interval_seconds,
+        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior(value.pace)}}, "triggers": [trigger]}
+    if value.fallback_replicas is not None:
+        spec["fallback"] = {"failureThreshold": value.fallback_failures, "replicas": value.fallback_replicas,
+                            "behavior": "currentReplicasIfHigher"}
+    api_object(scope, "keda.sh/v1alpha1", "ScaledObject", value.meta, spec=spec)
 
 
 def keda_http(scope: Construct, value: KedaHttp) -> None:

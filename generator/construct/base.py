@@ -10,7 +10,7 @@ from typing import Any, assert_never
 
 from constructs import Construct
 
-from ..model import (ClaimVolume, Container, EmptyDirVolume, EnvVar, Labels, MatchExpression, Meta, Mount, PodSecurity,
+from ..model import (ClaimVolume, ConfigMapKeyRef, ConfigMapVolume, Container, SecretKeyRef, EmptyDirVolume, EnvVar, Labels, MatchExpression, Meta, Mount, PodSecurity,
                      Probe, SharedMemoryVolume, Volume)
 
 
@@ -35,9 +35,15 @@ def expressions(exprs: tuple[MatchExpression, ...]) -> list[dict[str, Any]]:
 
 
 def env_var(var: EnvVar) -> dict[str, Any]:
-    if var.secret is not None:
-        return {"name": var.name, "valueFrom": {"secretKeyRef": {"name": var.secret.name, "key": var.secret.key}}}
-    return {"name": var.name, "value": var.value}
+    match var.value:
+        case str(text):
+            return {"name": var.name, "value": text}
+        case SecretKeyRef(name, key):
+            return {"name": var.name, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
+        case ConfigMapKeyRef(name, key):
+            return {"name": var.name, "valueFrom": {"configMapKeyRef": {"name": name, "key": key}}}
+        case _:
+            assert_never(var.value)
 
 
 def probe(p: Probe) -> dict[str, Any]:
@@ -62,6 +68,8 @@ def volume(v: Volume) -> dict[str, Any]:
             return {"name": name, "emptyDir": {}}
         case ClaimVolume(name, claim, read_only):
             return {"name": name, "persistentVolumeClaim": {"claimName": claim, **({"readOnly": True} if read_only else {})}}
+        case ConfigMapVolume(name, config_map, key, path):
+            return {"name": name, "configMap": {"name": config_map, "items": [{"key": key, "path": path}]}}
         case _:
             assert_never(v)
 

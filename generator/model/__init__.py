@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Union
 
 from .common import Labels, Meta, Provenance, labels_of
-from .environment import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, IngressGateway,
+from .env import ConfigMapKeyRef, EnvRemoval, EnvSetting, EnvValue, EnvVar, SecretKeyRef
+from .environment import (Ambient, AutoscalingBackend, CaBundle, Images, OutboundNetwork, Proxy, DefaultScheduler, DeploymentMode, Environment, Identity, IngressGateway,
                           KaiScheduler, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, Priority, ScaleFromZero, Scheduler, Sidecar, Taint,
                           WakeByKedaHttp, WakeByKnative)
 from .network import AddressPeer, IngressPolicy, IngressRule, NamespacePeer, Peer
@@ -19,10 +20,10 @@ from .project import (DefaultDenyIngress, Department, GpuBudget, LimitRange, Nam
                       ResourceQuota, Waypoint)
 from .workload import (Access, CacheClaim, ClaimRule, ClaimVolume, ClusterLocal, Compute, Container,
                        ContainerSecurity, DisruptionBudget, GpuFraction, GpuMemory, GpuRequest, GpuShare, MigSlice, PodSelector, PolicyBinding, ServiceTarget,
-                       WholeGpus, EmptyDirVolume, EnvVar, ExistingClaim, Fixed, Hpa,
-                       InferenceService, Jwt, Keda, KedaHttp, Knative, MatchExpression,
+                       WholeGpus, ConfigMapVolume, EmptyDirVolume, ExistingClaim, Fixed, Hpa,
+                       InferenceService, Jwt, Keda, KedaHttp, Knative, Lora, LoraFromClaim, LoraFromUri, LoraSource, MatchExpression, Pace,
                        Mount, Ngc, PeerPolicy, Placement, PodSecurity, Port, PreferredTerm, Probe, Public, Pvc,
-                       IdentityRule, Resources, Rollout, ZtunnelGuard, ScaleTarget, Scaling, Scrape, SecretKeyRef, SharedMemoryVolume, Spread, Store,
+                       IdentityRule, Resources, Rollout, ZtunnelGuard, ScaleTarget, Scaling, Scrape, SharedMemoryVolume, Spread, Store,
                        StorageUri, TokenlessRule, Toleration, Uri, Volume, WakeService, WarmupJob, Workload)
 
 
@@ -88,7 +89,7 @@ OutputFile = Union[Workload, Preparation, Project, ClusterQueues]
 __all__ = [
     "Access", "AddressPeer", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
     "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler", "Department",
-    "DeploymentMode", "DisruptionBudget", "EmptyDirVolume", "EnvVar", "Environment", "ExistingClaim", "Fixed",
+    "CaBundle", "Images", "OutboundNetwork", "Proxy", "Lora", "LoraFromClaim", "LoraFromUri", "LoraSource", "Pace", "DeploymentMode", "DisruptionBudget", "ConfigMapKeyRef", "ConfigMapVolume", "EmptyDirVolume", "EnvRemoval", "EnvSetting", "EnvValue", "EnvVar", "Environment", "ExistingClaim", "Fixed",
     "GpuBudget", "GpuFraction", "GpuMemory", "GpuRequest", "GpuShare", "Hpa", "Identity", "IdentityRule", "IngressGateway", "InferenceService", "IngressPolicy",
     "IngressRule", "Jwt",
     "KServe", "KaiScheduler", "Keda", "KedaHttp", "Knative", "Labels", "LimitRange", "MatchExpression", "Mesh",

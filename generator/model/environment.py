@@ -7,6 +7,7 @@ from enum import Enum
 from typing import ClassVar, Union
 
 from .common import Labels
+from .env import EnvSetting
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,35 @@ Scheduler = Union[KaiScheduler, DefaultScheduler]
 
 
 @dataclass(frozen=True)
+class Images:
+    """Where catalog NIM images are pulled from: nvcr.io, or a registry that mirrors it (an air-gapped cluster)."""
+
+    mirror: str | None                   # nvcr.io/nim/<repo>:<tag> is pulled as <mirror>/<repo>:<tag>
+    pull_secret: str | None              # the pull Secret for catalog images (a store's own pullSecret wins)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    http: str | None
+    https: str | None
+    no_proxy: tuple[str, ...]            # the user's hosts, then the cluster's own names nimgen adds
+
+
+@dataclass(frozen=True)
+class CaBundle:
+    config_map: str
+    key: str
+
+
+@dataclass(frozen=True)
+class OutboundNetwork:
+    """How NIM and its warm-up reach NGC and object stores: through a proxy, trusting extra certificates."""
+
+    proxy: Proxy | None = None
+    ca_bundle: CaBundle | None = None
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     source: str
@@ -193,6 +223,9 @@ class Environment:
     allow_public_endpoints: bool
     auto_tolerate_taints: bool
     labels: Labels
+    images: Images = Images(None, None)
+    nim_env: tuple[EnvSetting, ...] = ()  # spec.nim.env: every NIM container's variables, under each workload's
+    network: OutboundNetwork = OutboundNetwork()
 
     def priority(self, name: str) -> Priority | None:
         return next((p for p in self.priorities if p.name == name), None)

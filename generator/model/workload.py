@@ -12,24 +12,12 @@ from decimal import Decimal
 from typing import ClassVar, Union, assert_never
 
 from .common import Labels, Meta, Provenance
+from .env import EnvVar, SecretKeyRef
 from .network import IngressPolicy
-from .environment import DeploymentMode
+from .environment import DeploymentMode, OutboundNetwork
 from .profiles import ProfileDecision
 
 # --------------------------------------------------------------------------------------------- pod building blocks
-
-
-@dataclass(frozen=True)
-class SecretKeyRef:
-    name: str
-    key: str
-
-
-@dataclass(frozen=True)
-class EnvVar:
-    name: str
-    value: str | None = None
-    secret: SecretKeyRef | None = None   # exactly one of value and secret
 
 
 @dataclass(frozen=True)
@@ -52,7 +40,17 @@ class ClaimVolume:
     read_only: bool = False
 
 
-Volume = Union[SharedMemoryVolume, EmptyDirVolume, ClaimVolume]
+@dataclass(frozen=True)
+class ConfigMapVolume:
+    """One key of a ConfigMap as a file (a CA bundle)."""
+
+    name: str
+    config_map: str
+    key: str
+    path: str                            # the file's name in the volume
+
+
+Volume = Union[SharedMemoryVolume, EmptyDirVolume, ClaimVolume, ConfigMapVolume]
 
 
 @dataclass(frozen=True)
@@ -245,7 +243,7 @@ class WarmupJob:
 @dataclass(frozen=True)
 class Ngc:
     kind: ClassVar[str] = "ngc"
-    key: SecretKeyRef
+    key: SecretKeyRef | None             # None: the cache is prefilled and NIM never reaches NGC (an air gap)
     data_source: str | None
     cache: CacheClaim | ExistingClaim | None
     warmup: WarmupJob | None
@@ -273,6 +271,40 @@ class Uri:
 
 
 Store = Union[Ngc, Pvc, Uri]
+
+
+# --------------------------------------------------------------------------------------------- LoRA adapters
+
+
+@dataclass(frozen=True)
+class LoraFromClaim:
+    """Adapters pre-staged in a claim (one folder per adapter), mounted read-only where NIM looks for them."""
+
+    kind: ClassVar[str] = "pvc"
+    claim: str
+    sub_path: str | None
+
+
+@dataclass(frozen=True)
+class LoraFromUri:
+    """Adapters in object storage, downloaded by KServe's storage initializer before the server starts."""
+
+    kind: ClassVar[str] = "uri"
+    uri: str
+
+
+LoraSource = Union[LoraFromClaim, LoraFromUri]
+
+
+@dataclass(frozen=True)
+class Lora:
+    """LoRA adapters NIM serves beside the base model (NIM_PEFT_SOURCE and its limits)."""
+
+    source: LoraSource
+    path: str                            # the directory inside the container (NIM_PEFT_SOURCE)
+    max_gpu_adapters: int | None
+    max_cpu_adapters: int | None
+    refresh_seconds: int | None
 
 
 # --------------------------------------------------------------------------------------------- scaling
@@ -307,11 +339,22 @@ class ExternalAutoscaler:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """How fast the HPA (KEDA's too) moves the replica count. A NIM replica serves only after minutes of loading,
+    while the metric that asked for it still reads high: at most `scale_up_pods` are added per start window, so
+    replicas still loading do not ask for more. Replicas are removed only after the metric stayed low a while."""
+
+    scale_up_pods: int
+    scale_up_period_seconds: int         # the workload's start-up window
+    scale_down_window_seconds: int
+
+
+@dataclass(frozen=True)
 class Hpa(ExternalAutoscaler):
     backend: ClassVar[str] = "hpa"
     pods_metric: str
     average_value: str                   # the target as a Kubernetes quantity
-    scale_down_window_seconds: int
+    pace: Pace
 
 
 @dataclass(frozen=True)
@@ -322,6 +365,9 @@ class Keda(ExternalAutoscaler):
     query: str
     threshold: str                       # the target as KEDA parses it (a float)
     metric_type: str                     # AverageValue: a sum shared by replicas; Value: a level such as latency
+    pace: Pace
+    fallback_replicas: int | None        # replicas KEDA keeps while its query fails (AverageValue triggers only)
+    fallback_failures: int               # failed queries in a row before the fallback applies
 
 
 @dataclass(frozen=True)
@@ -586,6 +632,9 @@ class Workload:
     scrape: Scrape
     peer: PeerPolicy | None              # in a meshed namespace: plain text accepted on the scraped ports
     disruption: DisruptionBudget | None
+    lora: Lora | None
+    network: OutboundNetwork             # the proxy and CA bundle NIM (and its warm-up) go out with
+    start_seconds: int                   # the start-up window: how long a replica may take to become ready
     provenance: tuple[Provenance, ...] = field(default=(), compare=False)
 
     @property

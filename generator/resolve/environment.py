@@ -6,12 +6,14 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import (Ambient, AutoscalingBackend, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
+from ..model import (Ambient, AutoscalingBackend, Images, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
                      IngressGateway, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, Priority, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
                      WakeByKnative, labels_of)
 from ..quantities import canonical
 from . import kai
+from .container_env import env_settings
 from .context import suggest
+from .outbound import outbound_of
 from .monitoring import query_problems
 
 # KServe 0.16 renamed the modes (RawDeployment -> Standard, Serverless -> Knative) and still accepts the old
@@ -154,6 +156,9 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         allow_public_endpoints=spec.get("policy", {}).get("allowPublicEndpoints", False),
         auto_tolerate_taints=spec.get("policy", {}).get("autoTolerateTaints", True),
         labels=labels_of(spec.get("labels")),
+        images=Images(spec.get("images", {}).get("mirror"), spec.get("images", {}).get("pullSecret")),
+        nim_env=env_settings(doc, NIM_ENV)[0],
+        network=outbound_of(spec.get("network", {})),
     )
 
 
@@ -174,8 +179,11 @@ def priority_problems(doc: Document, env: Environment) -> list[Diagnostic]:
     return problems
 
 
+NIM_ENV = ("spec", "nim", "env")
+
+
 def environment_problems(doc: Document, env: Environment) -> list[Diagnostic]:
-    problems = []
+    problems = env_settings(doc, NIM_ENV)[1]
     if doc.data["metadata"]["name"] != env.name:
         problems.append(doc.diagnostic(("metadata", "name"), f"environment name '{doc.data['metadata']['name']}' "
                                        f"does not match its folder environments/{env.name}/",

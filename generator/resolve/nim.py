@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from ..model import ContainerSecurity, DeploymentMode, EmptyDirVolume, EnvVar, Mount, PodSecurity, Probe
@@ -20,7 +21,6 @@ METRICS_PATH = "/v1/metrics"
 CACHE_PATH = "/opt/nim/.cache"           # NIM_CACHE_PATH's default inside the image
 URI_MOUNT = "/mnt/models"                # where KServe's storage initializer puts a storage URI's files
 UID = 1000                               # NVIDIA's images run as uid 1000; fsGroup makes mounted volumes writable
-DEFAULT_PULL_SECRET = "ngc-secret"       # the conventional pull secret for nvcr.io
 CONTAINER_NAME = "kserve-container"      # the name KServe gives the predictor's main container
 
 # Pod Security "restricted" needs a seccomp profile (RuntimeDefault or Localhost) besides non-root and no
@@ -49,8 +49,11 @@ def running_port_name(mode: DeploymentMode) -> str:
     return KNATIVE_PORT_NAME if mode is DeploymentMode.KNATIVE else PORT_NAME
 
 
+PROBE_PERIOD_SECONDS = 10
+
+
 def probe(path: str, failures: int) -> Probe:
-    return Probe(path, PORT, period_seconds=10, failure_threshold=failures, timeout_seconds=5)
+    return Probe(path, PORT, period_seconds=PROBE_PERIOD_SECONDS, failure_threshold=failures, timeout_seconds=5)
 
 
 LIVENESS = probe(LIVE_PATH, 3)
@@ -67,33 +70,34 @@ PROGRESS_DEADLINE_SECONDS = 600
 PULL_ALLOWANCE_SECONDS = 180             # scheduling and the image pull, at about 1 Gb/s for a 20 GB image
 STANDARD_START_SECONDS = PROGRESS_DEADLINE_SECONDS - PULL_ALLOWANCE_SECONDS
 COLD_START_SECONDS = 1800
-KNATIVE_DEADLINE_SECONDS = COLD_START_SECONDS + PULL_ALLOWANCE_SECONDS
 # The rate at which a starting server is assumed to download its profile (NGC or object storage, about 1 Gb/s):
 # the basis of the warning that a Standard-mode start cannot download its model within the start-up window.
 DOWNLOAD_BYTES_PER_SECOND = 125_000_000
 
 
-def start_window(mode: DeploymentMode) -> int:
+def start_window(mode: DeploymentMode, requested: int | None) -> int:
+    """The start-up window: the workload's spec.probes.startup.seconds, else the mode's default."""
+    if requested is not None:
+        return requested
     return COLD_START_SECONDS if mode is DeploymentMode.KNATIVE else STANDARD_START_SECONDS
 
 
-def startup_probe(mode: DeploymentMode) -> Probe:
-    return probe(READY_PATH, start_window(mode) // 10)
+def deadline(start_seconds: int) -> int:
+    """From a replica's creation to its readiness: scheduling and the image pull, then the start-up window."""
+    return start_seconds + PULL_ALLOWANCE_SECONDS
+
+
+def startup_probe(start_seconds: int) -> Probe:
+    return probe(READY_PATH, math.ceil(start_seconds / PROBE_PERIOD_SECONDS))
 
 
 # What the NIM operator and NVIDIA's nim-llm chart set on every NIM container (k8s-nim-operator
 # nimservice_types.go GetStandardEnv; nim-llm templates/deployment.yaml): the port the server listens on, a
 # writable cache for structured-output grammars, and JSON log lines a log pipeline can parse.
-SERVER_ENV = (EnvVar("NIM_SERVER_PORT", str(PORT)), EnvVar("OUTLINES_CACHE_DIR", "/tmp/outlines"),
-              EnvVar("NIM_JSONL_LOGGING", "1"), EnvVar("NIM_LOG_LEVEL", "INFO"))
-
-
-def pull_secrets(image: str, explicit: str | None) -> tuple[str, ...]:
-    if explicit:
-        return (explicit,)
-    if image.startswith("nvcr.io/"):
-        return (DEFAULT_PULL_SECRET,)
-    return ()
+# The port is nimgen's (probes, Services and policies use it); the others are defaults a user's env may change.
+PORT_ENV = EnvVar("NIM_SERVER_PORT", str(PORT))
+DEFAULT_ENV = (EnvVar("OUTLINES_CACHE_DIR", "/tmp/outlines"), EnvVar("NIM_JSONL_LOGGING", "1"),
+               EnvVar("NIM_LOG_LEVEL", "INFO"))
 
 
 # The engines whose GPU memory NIM lets a deployment bound: a GPU share needs one, because the KAI scheduler does
@@ -108,9 +112,28 @@ ENGINE_MEMORY_BOUND = frozenset({"vllm"})
 NIM_2 = 2
 
 
+PASSTHROUGH = "NIM_PASSTHROUGH_ARGS"
+
+
+def major(version: str | None) -> int:
+    """The NIM release line of a catalog version (1 when unknown: a custom image)."""
+    head = version.split(".", 1)[0] if version else ""
+    return int(head) if head.isdigit() else 1
+
+
 def memory_bound(version: str | None, fraction: Decimal) -> tuple[EnvVar, ...]:
     """What tells a vLLM NIM to stay within `fraction` of its GPU's memory."""
-    major = int(version.split(".", 1)[0]) if version and version.split(".", 1)[0].isdigit() else 1
-    if major >= NIM_2:
-        return (EnvVar("NIM_PASSTHROUGH_ARGS", f"--gpu-memory-utilization {plain(fraction)}"),)
+    if major(version) >= NIM_2:
+        return (EnvVar(PASSTHROUGH, f"--gpu-memory-utilization {plain(fraction)}"),)
     return (EnvVar("NIM_KVCACHE_PERCENT", plain(fraction)),)
+
+
+def joined_engine_args(env: tuple[EnvVar, ...]) -> tuple[EnvVar, ...]:
+    """NIM 2 takes every engine flag in one NIM_PASSTHROUGH_ARGS: flags that several concerns give (a GPU share's
+    memory bound, LoRA limits) are joined into the first one's place."""
+    args = [v.value for v in env if v.name == PASSTHROUGH and isinstance(v.value, str)]
+    if len(args) < 2:
+        return env
+    joined = EnvVar(PASSTHROUGH, " ".join(args))
+    first = next(i for i, v in enumerate(env) if v.name == PASSTHROUGH)
+    return tuple(joined if i == first else v for i, v in enumerate(env) if i == first or v.name != PASSTHROUGH)

@@ -9,6 +9,7 @@ from .catalog import CatalogModel
 from .compute import ComputeSpec, compute_field, share_of
 from .context import WorkloadContext, suggest
 from .gpus import pool_of
+from .images import mirrored
 from .profiles import check_profile, select_profile
 
 
@@ -55,7 +56,8 @@ def model_reference(ctx: WorkloadContext) -> ModelReference | None:
         ctx.error(("spec", "model", "version"), f"model {name} has no version '{version}' in the catalog",
                   f"catalog versions: {', '.join(catalog.version_names)}")
         return None
-    return ModelReference(catalog.image(version), CatalogVersion(name, version, catalog))
+    # a mirror changes where the image is pulled from, not what it is: the catalog's profiles still apply
+    return ModelReference(mirrored(catalog.image(version), ctx.env.images), CatalogVersion(name, version, catalog))
 
 
 def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool],
@@ -92,7 +94,8 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
     checks = dict(gpus=explicit_gpus, mig_profile=mig, parameters_billions=catalog.parameters_billions, share=share)
     if "auto" in requested:
         auto = requested["auto"]
-        optimize_for, lora = auto.get("optimizeFor", "throughput"), auto.get("lora", False)
+        # adapters to serve (spec.lora) want a LoRA profile without being asked twice
+        optimize_for, lora = auto.get("optimizeFor", "throughput"), auto.get("lora", "lora" in ctx.spec)
         selection = select_profile(profiles, gpu_pools, optimize_for=optimize_for, lora=lora, **checks)
         request = (f"auto (optimizeFor {optimize_for}, lora {str(lora).lower()}) on "
                    + ", ".join(f"{p.name} ({p.product} x{p.per_node})" for p in pools))

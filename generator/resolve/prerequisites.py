@@ -122,13 +122,13 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
         need("scale from zero", f"Knative's activator holds a waking request while a scaled-to-zero revision starts, "
                                 f"up to the revision's timeout of {max(t for t in timeouts if t is not None)}s: "
                                 "config-defaults max-revision-timeout-seconds at least that (Knative's default is 600)")
-    ngc = [w.store for w in workloads if isinstance(w.store, Ngc)]
-    if ngc:
-        need("secrets", "Secrets holding the NGC API key: " + _names(f"{w.namespace}/{w.store.key.name}" for w in workloads
-                                                                      if isinstance(w.store, Ngc)))
+    keys = {f"{w.namespace}/{w.store.key.name}" for w in workloads if isinstance(w.store, Ngc) and w.store.key}
+    if keys:
+        need("secrets", "Secrets holding the NGC API key: " + _names(keys))
     pulls = {f"{w.namespace}/{s}" for w in workloads for s in w.service.pull_secrets}
     if pulls:
-        need("secrets", f"image pull Secrets for nvcr.io: {_names(pulls)}")
+        registry = f"the mirror {env.images.mirror}" if env.images.mirror else "nvcr.io"
+        need("secrets", f"image pull Secrets for {registry}: {_names(pulls)}")
     tokens = {f"{w.namespace}/{w.store.token_secret}" for w in workloads if isinstance(w.store, Uri) and w.store.token_secret}
     if tokens:
         need("secrets", f"Secrets with key HF_TOKEN: {_names(tokens)}")

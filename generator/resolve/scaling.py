@@ -15,15 +15,24 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from ..model import (AutoscalingBackend, DisruptionBudget, Fixed, Hpa, Keda, KedaHttp, Knative, Meta, ScaleTarget, Scaling,
+from ..model import (AutoscalingBackend, DisruptionBudget, Fixed, Hpa, Keda, KedaHttp, Knative, Meta, Pace, ScaleTarget, Scaling,
                      WakeByKedaHttp, WakeService)
 from ..quantities import exact, plain
 from . import naming, nim
 from .access import AccessLevel, access_level
 from .context import WorkloadContext
 
-# A NIM replica takes minutes to become ready: scale down slowly to avoid flapping.
+# A NIM replica takes minutes to become ready: scale down slowly to avoid flapping, and add at most one replica
+# per start-up window (Pace). The HPA's behavior takes a scale-up policy's periodSeconds up to 1800 and a
+# stabilization window up to 3600 (Kubernetes API validation of HPAScalingRules); a Standard-mode window is
+# at most 420 s. KEDA passes advanced.horizontalPodAutoscalerConfig.behavior to the HPA it creates.
 HPA_SCALE_DOWN_WINDOW_SECONDS = 600
+SCALE_UP_PODS = 1
+# When its Prometheus query fails this many times in a row, KEDA scales to the fallback replicas; with behavior
+# currentReplicasIfHigher it keeps the current count when that is higher, so an outage of Prometheus never
+# removes serving replicas. KEDA accepts a fallback only on AverageValue triggers (its admission webhook
+# refuses one beside a Value trigger; a Value trigger's latency gets none).
+KEDA_FALLBACK_FAILURES = 3
 KEDA_POLLING_INTERVAL_SECONDS = 15
 # Knative's KPA measures concurrency or requests per second itself; latency it cannot see.
 KNATIVE_METRIC = {"concurrency": "concurrency", "throughput": "rps"}
@@ -55,7 +64,9 @@ def plain_number(number: float) -> str:
     return plain(exact(float(number)))
 
 
-def resolve_scaling(ctx: WorkloadContext) -> Scaling:
+def resolve_scaling(ctx: WorkloadContext, start_seconds: int) -> Scaling:
+    """`start_seconds` is the Standard-mode start-up window: the HPA, KEDA and the HTTP add-on scale Deployments,
+    which exist in Standard mode only."""
     env = ctx.env
     spec = ctx.spec.get("scaling", {})
     low = ctx.value(("spec", "scaling", "minReplicas"), 1)
@@ -87,7 +98,7 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
     target = float(target)
     after = zero["afterSeconds"] if zero else None
     if low == 0 and isinstance(env.scale_from_zero, WakeByKedaHttp):
-        return _keda_http(ctx, env.scale_from_zero, low, high, metric, target, after or 0)
+        return _keda_http(ctx, env.scale_from_zero, low, high, metric, target, after or 0, start_seconds)
     if low == 0 or env.autoscaling_backend is AutoscalingBackend.KNATIVE:
         return _knative(ctx, low, high, metric, target, after)
     source = env.metric(metric)
@@ -111,15 +122,21 @@ def resolve_scaling(ctx: WorkloadContext) -> Scaling:
             ctx.error(("spec", "scaling", "target"), f"target {target:g} is finer than the HPA's milli-unit precision",
                       "give at most three decimals, e.g. 0.5 or 0.125")
             return Fixed(low, high)
-        return Hpa(autoscaler, deployment, low, high, metric, target, source.pods_metric, average,
-                   HPA_SCALE_DOWN_WINDOW_SECONDS)
+        return Hpa(autoscaler, deployment, low, high, metric, target, source.pods_metric, average, pace(start_seconds))
     if not source.query:
         ctx.error(("spec", "scaling", "metric"), f"metric '{metric}' has no PromQL query for KEDA",
                   "add a query under spec.autoscaling.metrics in environment.yaml")
         return Fixed(low, high)
     query = idle_reads_zero(source.query.replace("{namespace}", ctx.project.namespace).replace("{name}", ctx.name))
+    metric_type = KEDA_METRIC_TYPE[metric]
     return Keda(autoscaler, deployment, low, high, metric, target, KEDA_POLLING_INTERVAL_SECONDS,
-                env.prometheus_address or "", query, plain_number(target), KEDA_METRIC_TYPE[metric])
+                env.prometheus_address or "", query, plain_number(target), metric_type, pace(start_seconds),
+                fallback_replicas=low if metric_type == "AverageValue" else None,
+                fallback_failures=KEDA_FALLBACK_FAILURES)
+
+
+def pace(start_seconds: int) -> Pace:
+    return Pace(SCALE_UP_PODS, start_seconds, HPA_SCALE_DOWN_WINDOW_SECONDS)
 
 
 def idle_reads_zero(query: str) -> str:
@@ -154,7 +171,7 @@ def _knative(ctx: WorkloadContext, low: int, high: int, metric: str, target: flo
 
 
 def _keda_http(ctx: WorkloadContext, zero: WakeByKedaHttp, low: int, high: int, metric: str, target: float,
-               after: int) -> Scaling:
+               after: int, start_seconds: int) -> Scaling:
     if not _counted_by_requests(ctx, metric, "the KEDA HTTP add-on", KEDA_HTTP_METRIC):
         return Fixed(low, high)
     if access_level(ctx.spec) is not AccessLevel.CLUSTER_LOCAL:
@@ -168,7 +185,7 @@ def _keda_http(ctx: WorkloadContext, zero: WakeByKedaHttp, low: int, high: int, 
         service=naming.predictor(ctx.name), service_port=PREDICTOR_SERVICE_PORT,
         hosts=naming.wake_hosts(ctx.name, ns),
         scaling_metric=KEDA_HTTP_METRIC[metric], target_value=whole_requests(target),
-        scaledown_period_seconds=after, condition_wait=f"{nim.COLD_START_SECONDS}s",
+        scaledown_period_seconds=after, condition_wait=f"{nim.deadline(start_seconds)}s",
         response_header=KEDA_HTTP_RESPONSE_HEADER_TIMEOUT,
         wake=WakeService(Meta(naming.wake_service(ctx.name)), zero.interceptor_address, zero.interceptor_port,
                          naming.wake_address(ctx.name, ns, zero.interceptor_port)))

@@ -9,12 +9,10 @@ from typing import assert_never
 
 from ..model import (Access, ClusterLocal, Compute, Container, DeploymentMode, EnvVar, Environment, Fixed, InferenceService,
                      Knative, Labels, Meta, Mount, Ngc, Placement, Port, Profile, ProfileDecision, Pvc, Rollout, Scaling,
-                     SharedMemoryVolume, Store, Uri,
-                     labels_of)
+                     SharedMemoryVolume, StorageUri, Store, Uri, Volume, labels_of)
 from . import nim
 from .compute import container_resources
 from .context import WorkloadContext
-from .storage import StorageDecision
 
 SHM_VOLUME = "dshm"
 # A GPU replica is the scarce thing: by default a rollout replaces pods one at a time instead of surging an
@@ -50,18 +48,36 @@ def resolve_rollout(ctx: WorkloadContext, scaling: Scaling, mode: DeploymentMode
     return RolloutDecision(rollout, rollout.max_surge, down=rollout.max_surge == 0 and scaling.min_replicas <= 1)
 
 
-def start_problems(ctx: WorkloadContext, mode: DeploymentMode, store: Store, profile: Profile | None) -> None:
-    """In Standard mode a server that downloads its model as it starts must finish within the start-up window
-    (the progress deadline less the pull allowance); a longer download restarts it until the deadline fails it."""
+START_SECONDS = ("spec", "probes", "startup", "seconds")
+
+
+def resolve_start_window(ctx: WorkloadContext, mode: DeploymentMode) -> int:
+    """The start-up window. In Standard mode KServe leaves the predictor Deployment at the fixed progress deadline
+    of 600 s, so a window can only stay within it less the pull allowance; in Knative mode nimgen sets the
+    revision's progress deadline (and the waking request's timeout) from the window."""
+    requested = ctx.value(START_SECONDS)
+    if requested is not None and mode is DeploymentMode.STANDARD and requested > nim.STANDARD_START_SECONDS:
+        ctx.error(START_SECONDS, f"a Standard-mode start-up window can be at most {nim.STANDARD_START_SECONDS}s: "
+                  f"KServe's predictor Deployment has a fixed progress deadline of {nim.PROGRESS_DEADLINE_SECONDS}s, "
+                  f"{nim.PULL_ALLOWANCE_SECONDS}s of which scheduling and the image pull take",
+                  "fill the cache before the server starts (store.ngc.cache.warmup: true, or a pvc store), or run "
+                  "the workload in Knative mode, whose deadline follows the window")
+    return nim.start_window(mode, requested)
+
+
+def start_problems(ctx: WorkloadContext, mode: DeploymentMode, store: Store, profile: Profile | None,
+                   start_seconds: int) -> None:
+    """In Standard mode a server that downloads its model as it starts must finish within the start-up window;
+    a longer download restarts it until the deadline fails it."""
     size = profile.download_bytes if profile else None
     if mode is DeploymentMode.KNATIVE or size is None or not downloads_at_start(store):
         return
     seconds = math.ceil(size / nim.DOWNLOAD_BYTES_PER_SECOND)
-    if seconds > nim.STANDARD_START_SECONDS:
+    if seconds > start_seconds:
         ctx.warn(("spec", "store"), f"the server downloads {size / 1e9:.0f} GB as it starts, about {seconds}s at "
-                 f"{nim.DOWNLOAD_BYTES_PER_SECOND * 8 / 1e9:.0f} Gb/s, but a Standard-mode start has "
-                 f"{nim.STANDARD_START_SECONDS}s (KServe's progress deadline of {nim.PROGRESS_DEADLINE_SECONDS}s less "
-                 f"{nim.PULL_ALLOWANCE_SECONDS}s to schedule and pull the image)",
+                 f"{nim.DOWNLOAD_BYTES_PER_SECOND * 8 / 1e9:.0f} Gb/s, but its Standard-mode start-up window is "
+                 f"{start_seconds}s (at most {nim.STANDARD_START_SECONDS}s: KServe's progress deadline of "
+                 f"{nim.PROGRESS_DEADLINE_SECONDS}s less {nim.PULL_ALLOWANCE_SECONDS}s to schedule and pull the image)",
                  "download before the server starts with store.ngc.cache.warmup: true, pre-stage the model (a pvc "
                  "store), or run the workload in Knative mode, whose progress deadline nimgen sets")
 
@@ -100,7 +116,7 @@ def autoscaler_class(env: Environment, scaling: Scaling, mode: DeploymentMode) -
 
 
 def service_annotations(env: Environment, own: dict[str, str], scaling: Scaling, mode: DeploymentMode,
-                profile: ProfileDecision, model: str | None, version: str | None) -> Labels:
+                        start_seconds: int, profile: ProfileDecision, model: str | None, version: str | None) -> Labels:
     found = dict(own)
     found["serving.kserve.io/deploymentMode"] = env.kserve.spelled(mode)
     klass = autoscaler_class(env, scaling, mode)
@@ -109,7 +125,7 @@ def service_annotations(env: Environment, own: dict[str, str], scaling: Scaling,
     if mode is DeploymentMode.KNATIVE:
         # KServe copies these to the revision template (they are not on its disallowed list).
         # the deadline covers scheduling and the image pull as well as the start (as in Standard mode)
-        found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.KNATIVE_DEADLINE_SECONDS}s"
+        found[KNATIVE_PROGRESS_DEADLINE] = f"{nim.deadline(start_seconds)}s"
     if isinstance(scaling, Knative):
         if scaling.retention_seconds is not None:
             found[KNATIVE_RETENTION] = f"{scaling.retention_seconds}s"
@@ -129,40 +145,51 @@ def visibility_labels(access: Access) -> Labels:
     return CLUSTER_LOCAL if isinstance(access, ClusterLocal) else ()
 
 
-def request_timeout(scaling: Scaling, mode: DeploymentMode) -> int | None:
+def request_timeout(scaling: Scaling, mode: DeploymentMode, start_seconds: int) -> int | None:
     """A request that wakes a Knative workload from zero waits in the activator for the cold start, and that wait
     counts against the revision's request timeout (300s by default): without a longer one the waking request ends
     in 504 while the model still loads. KServe copies spec.predictor.timeout to the revision's timeoutSeconds,
     which Knative caps at config-defaults max-revision-timeout-seconds (a prerequisite nimgen names)."""
     if mode is DeploymentMode.KNATIVE and scaling.min_replicas == 0:
-        return nim.KNATIVE_DEADLINE_SECONDS
+        return nim.deadline(start_seconds)
     return None
 
 
-def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, profile: ProfileDecision, compute: Compute,
-                      storage: StorageDecision, scaling: Scaling, mode: DeploymentMode, rollout: RolloutDecision,
-                      placement: Placement, pull_secrets: tuple[str, ...], pod_labels: Labels, pod_annotations: Labels,
-                      read_only_root: bool, engine_env: tuple[EnvVar, ...] = ()) -> InferenceService:
+@dataclass(frozen=True)
+class ServerParts:
+    """What the concerns besides the server contract give the NIM container and its pod: the whole environment
+    (in order), volumes and their mounts, and what KServe's storage initializer downloads."""
+
+    env: tuple[EnvVar, ...]
+    volumes: tuple[Volume, ...]
+    mounts: tuple[Mount, ...]
+    storage_uris: tuple[StorageUri, ...]
+    service_account: str | None
+
+
+def inference_service(name: str, annotations_: Labels, labels: Labels, image: str, compute: Compute,
+                      parts: ServerParts, scaling: Scaling, mode: DeploymentMode, start_seconds: int,
+                      rollout: RolloutDecision, placement: Placement, pull_secrets: tuple[str, ...], pod_labels: Labels,
+                      pod_annotations: Labels, read_only_root: bool) -> InferenceService:
     knative = scaling if isinstance(scaling, Knative) else None
     scratch_volumes, scratch_mounts = nim.scratch(read_only_root)
     container = Container(
-        name=nim.CONTAINER_NAME, image=image,
-        env=(EnvVar("NIM_MODEL_PROFILE", profile.pin),) + nim.SERVER_ENV + engine_env + storage.env,
+        name=nim.CONTAINER_NAME, image=image, env=parts.env,
         resources=container_resources(compute), security=nim.container_security(read_only_root),
-        mounts=(Mount(SHM_VOLUME, "/dev/shm"),) + storage.mounts + scratch_mounts,
+        mounts=(Mount(SHM_VOLUME, "/dev/shm"),) + parts.mounts + scratch_mounts,
         ports=(Port(nim.PORT_NAME, nim.PORT),), liveness=nim.LIVENESS, readiness=nim.READINESS,
-        startup=nim.startup_probe(mode))
+        startup=nim.startup_probe(start_seconds))
     return InferenceService(
         meta=Meta(name, labels=labels, annotations=annotations_), mode=mode,
         min_replicas=scaling.min_replicas, max_replicas=scaling.max_replicas,
-        request_timeout_seconds=request_timeout(scaling, mode),
+        request_timeout_seconds=request_timeout(scaling, mode, start_seconds),
         scale_metric=knative.scale_metric if knative else None, scale_target=knative.scale_target if knative else None,
         placement=placement, pod_labels=pod_labels, pod_annotations=pod_annotations,
         # NIM never calls the Kubernetes API: no token (checkov CKV_K8S_38), unless the store's service account
         # carries an object store identity (a cloud's workload identity may read the pod's token)
-        service_account=storage.service_account, service_account_token=storage.service_account is not None,
+        service_account=parts.service_account, service_account_token=parts.service_account is not None,
         rollout=rollout.rollout,
         surge_replicas=rollout.surge_replicas, down_during_rollout=rollout.down,
         pull_secrets=pull_secrets, pod_security=nim.POD_SECURITY,
-        storage_uris=storage.storage_uris, container=container,
-        volumes=(SharedMemoryVolume(SHM_VOLUME, compute.shared_memory),) + storage.volumes + scratch_volumes)
+        storage_uris=parts.storage_uris, container=container,
+        volumes=(SharedMemoryVolume(SHM_VOLUME, compute.shared_memory),) + parts.volumes + scratch_volumes)

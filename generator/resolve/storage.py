@@ -82,12 +82,22 @@ def pull_secret(spec: dict[str, Any]) -> str | None:
     return secret if isinstance(secret, str) else None
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """What a container that downloads needs to reach out: proxy and CA variables, the CA bundle's volume."""
+
+    env: tuple[EnvVar, ...]
+    volumes: tuple[Volume, ...]
+    mounts: tuple[Mount, ...]
+
+
 def resolve_storage(ctx: WorkloadContext, mode: DeploymentMode, mounters: Mounters, image: str, pin: str,
                     download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...],
-                    read_only_root: bool) -> StorageDecision | None:
+                    read_only_root: bool, outbound: Outbound) -> StorageDecision | None:
     store = ctx.spec["store"]
     if "ngc" in store:
-        return _ngc(ctx, store["ngc"], mounters, image, pin, download_bytes, labels, pull_secrets, read_only_root)
+        return _ngc(ctx, store["ngc"], mounters, image, pin, download_bytes, labels, pull_secrets, read_only_root,
+                    outbound)
     if "pvc" in store:
         claim = ctx.value(("spec", "store", "pvc", "claim"))
         path = ctx.value(("spec", "store", "pvc", "path"))
@@ -112,7 +122,7 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any], mode: DeploymentMode
         if not uri.startswith("hf://"):
             ctx.error(("spec", "store", "uri", "tokenSecret"), f"a token Secret is for hf:// URIs, not {uri.split('://')[0]}://",
                       "object stores take their credentials from the serviceAccount's secrets")
-        env.append(EnvVar(HF_TOKEN, secret=SecretKeyRef(token, HF_TOKEN)))
+        env.append(EnvVar(HF_TOKEN, SecretKeyRef(token, HF_TOKEN)))
         annotations += ((STORAGE_SECRET_ANNOTATION, token),)
     # storageUris (with a mount path) exists from KServe 0.16; before it, the storage initializer reads STORAGE_URI.
     # With storageUris KServe writes its storage initializer into the Knative Service, which Knative refuses
@@ -126,19 +136,42 @@ def _uri(ctx: WorkloadContext, given: str | dict[str, Any], mode: DeploymentMode
                            service_account=account, annotations=annotations)
 
 
+NGC_STORE = ("spec", "store", "ngc")
+
+
 def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: str, pin: str,
          download_bytes: int | None, labels: Labels, pull_secrets: tuple[str, ...],
-         read_only_root: bool) -> StorageDecision | None:
-    ctx.value(("spec", "store", "ngc", "secret"))
-    key = SecretKeyRef(ngc["secret"], ngc.get("secretKey", NGC_KEY))
-    env = (EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH), EnvVar(NGC_KEY, secret=key))
+         read_only_root: bool, outbound: Outbound) -> StorageDecision | None:
+    secret = ctx.value(NGC_STORE + ("secret",))
+    # Without a key NIM serves what its cache holds and never authenticates to NGC: NIM's documented air-gap
+    # mode ("do not provide the NGC_API_KEY"; NIM for LLMs, Air Gap Deployment), the reason the NIM operator
+    # made its authSecret optional (k8s-nim-operator#887, #910). The schema allows it for a prefilled cache only.
+    key = SecretKeyRef(secret, ngc.get("secretKey", NGC_KEY)) if secret else None
+    if key is None and "secretKey" in ngc:
+        ctx.error(NGC_STORE + ("secretKey",), "secretKey names a key of store.ngc.secret, which is not set",
+                  "drop secretKey, or name the Secret in secret")
+    env = (EnvVar("NIM_CACHE_PATH", nim.CACHE_PATH),) + ((EnvVar(NGC_KEY, key),) if key else ())
     cache, data_source, warmup = None, None, None
     if "cache" in ngc:
-        data_source = ctx.value(("spec", "store", "ngc", "cache", "dataSource"))
+        data_source = ctx.value(NGC_STORE + ("cache", "dataSource"))
         cache = _cache_claim(ctx, data_source, mounters)
         if cache is None:
             return None
-        if ctx.value(("spec", "store", "ngc", "cache", "warmup"), False):
+        wants_warmup = ctx.value(NGC_STORE + ("cache", "warmup"), False)
+        if ctx.value(NGC_STORE + ("cache", "prefilled"), False):
+            if isinstance(cache, CacheClaim):
+                ctx.error(NGC_STORE + ("cache", "prefilled"), f"data source '{data_source}' is a claim nimgen creates, "
+                          "which starts empty: nothing has filled it",
+                          "a prefilled cache is an existing claim (a DataSource with existingClaim) that already "
+                          "holds the profile's files; or drop prefilled and warm the cache up")
+            if wants_warmup:
+                ctx.error(NGC_STORE + ("cache", "warmup"), "a prefilled cache needs no warm-up",
+                          "drop warmup (a warm-up downloads from NGC) or prefilled")
+        if wants_warmup and key is None:
+            ctx.error(NGC_STORE + ("cache", "warmup"), "the warm-up downloads from NGC and needs an NGC key",
+                      "name the Secret holding NGC_API_KEY in store.ngc.secret")
+            wants_warmup = False
+        if wants_warmup:
             digest = hashlib.sha256(f"{image}\n{pin}\n{cache.name}".encode()).hexdigest()
             scratch_volumes, scratch_mounts = nim.scratch(read_only_root)
             if isinstance(cache, CacheClaim):
@@ -148,11 +181,12 @@ def _ngc(ctx: WorkloadContext, ngc: dict[str, Any], mounters: Mounters, image: s
                 active_deadline_seconds=warmup_deadline(download_bytes),
                 pod_labels=naming.pod_labels(labels) + (NO_SIDECAR,),
                 restart_policy="OnFailure", pod_security=nim.POD_SECURITY, service_account_token=False,
-                container=Container("download-to-cache", image, env=env, resources=WARMUP_RESOURCES,
+                container=Container("download-to-cache", image, env=env + outbound.env, resources=WARMUP_RESOURCES,
                                     security=nim.container_security(read_only_root),
-                                    mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),) + scratch_mounts,
+                                    mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),) + scratch_mounts + outbound.mounts,
                                     command=("download-to-cache", "--profile", pin)),
-                volumes=(ClaimVolume(CACHE_VOLUME, cache.name),) + scratch_volumes, pull_secrets=pull_secrets)
+                volumes=(ClaimVolume(CACHE_VOLUME, cache.name),) + scratch_volumes + outbound.volumes,
+                pull_secrets=pull_secrets)
     volume = ClaimVolume(CACHE_VOLUME, cache.name) if cache else EmptyDirVolume(CACHE_VOLUME)
     return StorageDecision(Ngc(key, data_source, cache, warmup), env=env, volumes=(volume,),
                            mounts=(Mount(CACHE_VOLUME, nim.CACHE_PATH),), storage_uris=())

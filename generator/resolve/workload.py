@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, errors_in
 from ..inputs.load import Document
-from ..model import Environment, Project, Workload, labels_of
+from typing import Any
+
+from ..model import DeploymentMode, EnvRemoval, EnvVar, Environment, LoraFromUri, Project, Workload, labels_of
 from . import mesh, naming, nim
 from .access import ingress_policy, plaintext_ports, resolve_access
 from .compute import compute_spec, engine_env, resolve_compute, share_annotations
@@ -14,9 +16,13 @@ from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .service import (deployment_mode, inference_service, resolve_rollout, service_annotations, start_problems,
-                      visibility_labels)
-from .storage import Mounters, pull_secret, resolve_storage, uses_storage_initializer
+from .container_env import OWNED, env_settings, layered
+from .images import pull_secrets
+from .lora import resolve_lora
+from .outbound import ca_volumes, outbound_env, outbound_of
+from .service import (ServerParts, deployment_mode, inference_service, resolve_rollout, resolve_start_window,
+                      service_annotations, start_problems, visibility_labels)
+from .storage import Mounters, Outbound, pull_secret, resolve_storage, uses_storage_initializer
 
 
 def resolve_workload(doc: Document, env: Environment, project: Project, gallery: Gallery,
@@ -26,50 +32,93 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     spec, template_failed = compute_spec(ctx)
     pools = candidate_pools(ctx, spec)
     ref = model_reference(ctx)
-    scaling = resolve_scaling(ctx)
+    # the HPA, KEDA and the HTTP add-on scale Deployments, which exist in Standard mode only
+    scaling = resolve_scaling(ctx, nim.start_window(DeploymentMode.STANDARD, requested_start(ctx.spec)))
     decision, gpus = pin_profile(ctx, ref, pools, spec) if ref else (None, None)
     compute = resolve_compute(ctx, spec, template_failed, gpus, pools)
     labels = naming.workload_labels(project.charge_back, metadata.get("labels", {}), ctx.name, project.name)
     image = ref.image if ref else ""
-    pulls = nim.pull_secrets(image, pull_secret(ctx.spec))
+    pulls = pull_secrets(env.images, image, pull_secret(ctx.spec), catalog=ref is not None and ref.catalog is not None)
     mode = deployment_mode(env, scaling)
+    start = resolve_start_window(ctx, mode)
     read_only_root = ctx.value(("spec", "security", "readOnlyRootFilesystem"), True)
     rollout = resolve_rollout(ctx, scaling, mode)
+    network = outbound_of(ctx.spec.get("network", {}), env.network)
+    outbound = Outbound(outbound_env(network), *ca_volumes(network))
     storage = resolve_storage(ctx, mode, Mounters(scaling.max_replicas, rollout.surge_replicas), image,
                               decision.pin if decision else "",
                               decision.profile.download_bytes if decision and decision.profile else None, labels, pulls,
-                              read_only_root)
+                              read_only_root, outbound)
+    lora = resolve_lora(ctx, mode, decision, ref.version if ref else None)
     longest = naming.longest_workload_name(mode)
     if len(ctx.name) > longest:
         ctx.error(("metadata", "name"), f"'{ctx.name}' is {len(ctx.name)} characters: KServe names a Service "
                   f"'<name>{naming.longest_suffix(mode)}', which must fit in {naming.MAX_NAME}",
                   f"use at most {longest} characters for a {mode.value}-mode workload")
     access = resolve_access(ctx, mode)
-    initializer = uses_storage_initializer(ctx.spec)
+    initializer = uses_storage_initializer(ctx.spec) or isinstance(lora.lora and lora.lora.source, LoraFromUri)
     pod_annotations = mesh.pod_annotations(env, traits.meshed, initializer)
     if mesh.needs_native_sidecar(env, traits.meshed, initializer) and not env.native_sidecars:
-        ctx.error(("spec", "store", "uri"), f"in namespace {project.namespace} (in the mesh for token access) the "
+        at = ("spec", "store", "uri") if uses_storage_initializer(ctx.spec) else ("spec", "lora", "source", "uri")
+        ctx.error(at, f"in namespace {project.namespace} (in the mesh for token access) the "
                   f"storage initializer downloads through an Istio proxy, which must start first: a native sidecar, "
                   f"which Kubernetes {env.kubernetes_version} does not run by default",
                   "use Kubernetes 1.29 or later, a pvc or ngc store, or keep token workloads in another project")
     placement = resolve_placement(ctx, pools, spec, mode)
     if storage is not None and decision is not None:
-        start_problems(ctx, mode, storage.store, decision.profile)
+        start_problems(ctx, mode, storage.store, decision.profile, start)
     if ctx.failed or ref is None or decision is None or compute is None or storage is None:
+        return None, ctx.problems
+    owned = nim.joined_engine_args(engine_env(compute.gpu, ref.version) + storage.env + lora.env + outbound.env)
+    parts = ServerParts(
+        env=server_env(ctx, (EnvVar("NIM_MODEL_PROFILE", decision.pin), nim.PORT_ENV), owned),
+        volumes=storage.volumes + lora.volumes + outbound.volumes, mounts=storage.mounts + lora.mounts + outbound.mounts,
+        storage_uris=storage.storage_uris + lora.storage_uris, service_account=storage.service_account)
+    if errors_in(ctx.problems):          # the user's env (ctx.failed was False above; mypy narrows the property)
         return None, ctx.problems
     own = dict(metadata.get("annotations", {}))
     own.update(storage.annotations)
     service = inference_service(
-        ctx.name, service_annotations(env, own, scaling, mode, decision, ref.model, ref.version),
-        visibility_labels(access), ref.image, decision, compute, storage, scaling, mode, rollout, placement, pulls,
+        ctx.name, service_annotations(env, own, scaling, mode, start, decision, ref.model, ref.version),
+        visibility_labels(access), ref.image, compute, parts, scaling, mode, start, rollout, placement, pulls,
         pod_labels=placement.pod_labels,
         pod_annotations=labels_of(dict(pod_annotations) | dict(share_annotations(compute.gpu))),
-        read_only_root=read_only_root, engine_env=engine_env(compute.gpu, ref.version))
+        read_only_root=read_only_root)
     workload = Workload(
         name=ctx.name, project=project.name, namespace=project.namespace, sources=sources_of(doc), labels=labels,
         image=ref.image, model=ref.model, model_version=ref.version, profile=decision, compute=compute,
         store=storage.store, scaling=scaling, access=access, service=service,
         ingress=ingress_policy(ctx, access, scaling, mode, traits.meshed), scrape=scrape(ctx.name, env, mode),
         peer=mesh.peer_policy(ctx.name, traits.meshed, plaintext_ports(mode)),
-        disruption=disruption_budget(ctx, scaling), provenance=tuple(ctx.provenance))
+        disruption=disruption_budget(ctx, scaling), lora=lora.lora, network=network, start_seconds=start,
+        provenance=tuple(ctx.provenance))
     return workload, ctx.problems
+
+
+def requested_start(spec: dict[str, Any]) -> int | None:
+    seconds = spec.get("probes", {}).get("startup", {}).get("seconds")
+    return seconds if isinstance(seconds, int) else None
+
+
+def server_env(ctx: WorkloadContext, head: tuple[EnvVar, ...], owned: tuple[EnvVar, ...]) -> tuple[EnvVar, ...]:
+    """The NIM container's variables: nimgen's own, its defaults as the user's layers leave them, then the user's
+    other variables. A layer that sets a variable nimgen sets for this workload only (an engine bound, a LoRA
+    limit) is an error where it is written."""
+    settings, problems = env_settings(ctx.doc, WORKLOAD_ENV)
+    ctx.problems.extend(problems)
+    fields = {v.name for v in head + owned} - set(OWNED)      # OWNED names: refused by env_settings already
+    for i, setting in enumerate(ctx.spec.get("env", ())):
+        if setting["name"] in fields and not setting.get("remove"):
+            ctx.error(WORKLOAD_ENV + (i, "name"), f"nimgen sets {setting['name']} for this workload itself (a GPU "
+                      "share's memory bound, or LoRA limits)", "drop this entry; set the field that decides it instead")
+    removed = {s.name for s in settings if isinstance(s, EnvRemoval)}
+    inherited = sorted(({s.name for s in ctx.env.nim_env if isinstance(s, EnvVar)} & fields) - removed)
+    if inherited:
+        ctx.error(WORKLOAD_ENV if "env" in ctx.spec else ("spec",), f"the environment's spec.nim.env "
+                  f"({ctx.env.source}) sets {', '.join(inherited)}, which nimgen sets for this workload itself",
+                  f"drop it for this workload: spec.env: [{{name: {inherited[0]}, remove: true}}]", key=True)
+    defaults, extras = layered(nim.DEFAULT_ENV, (ctx.env.nim_env, settings))
+    return head + defaults + owned + extras
+
+
+WORKLOAD_ENV = ("spec", "env")
