@@ -10,7 +10,7 @@ from typing import assert_never
 
 from jinja2 import Environment as Jinja, FileSystemLoader, StrictUndefined, Template
 
-from ..model import GpuFraction, GpuMemory, MigSlice, Ngc, ResolvedEnvironment, WholeGpus, Workload
+from ..model import GpuFraction, GpuMemory, LoraFromClaim, LoraFromUri, MigSlice, Ngc, ResolvedEnvironment, WholeGpus, Workload
 from ..quantities import plain
 
 TEXT_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "text"
@@ -37,6 +37,44 @@ def gpu_text(w: Workload) -> str:
             return f"{mib} MiB of a GPU"
         case _:
             assert_never(request)
+
+
+def ngc_text(w: Workload) -> str:
+    """How the server reaches NGC: with a key, or not at all (an air gap: the cache must already hold the profile)."""
+    match w.store:
+        case Ngc(key=None):
+            named = f"{w.profile.profile.name} " if w.profile.profile else ""
+            return f"none (air-gapped): the cache claim must hold profile {named}`{w.profile.pin}`"
+        case Ngc(key=key) if key is not None:
+            return f"key from Secret `{key.name}`"
+        case _:
+            return "-"
+
+
+def lora_text(w: Workload) -> str:
+    lora = w.lora
+    if lora is None:
+        return "-"
+    match lora.source:
+        case LoraFromClaim(claim, sub_path):
+            where = f"claim `{claim}`" + (f" at /{sub_path}" if sub_path else "")
+        case LoraFromUri(uri):
+            where = f"{uri} (downloaded by KServe)"
+        case _:
+            assert_never(lora.source)
+    limits = [f"{lora.max_gpu_adapters} on the GPU" if lora.max_gpu_adapters else "",
+              f"{lora.max_cpu_adapters} in memory" if lora.max_cpu_adapters else "",
+              f"rescanned every {lora.refresh_seconds}s" if lora.refresh_seconds else ""]
+    return f"{where} in {lora.path}" + "".join(f"; {x}" for x in limits if x)
+
+
+def outbound_text(w: Workload) -> str:
+    """How the server (and its warm-up) reaches NGC and object stores."""
+    proxy, bundle = w.network.proxy, w.network.ca_bundle
+    found = [f"proxy {proxy.https or proxy.http}"] if proxy and (proxy.https or proxy.http) else []
+    if bundle:
+        found.append(f"CA bundle `{bundle.config_map}`")
+    return "; ".join(found) or "direct"
 
 
 def project_use(resolved: ResolvedEnvironment) -> dict[str, tuple[Decimal, Decimal]]:
@@ -66,7 +104,8 @@ def readme(resolved: ResolvedEnvironment, files: list[str]) -> str:
                                                 warmup_timeout=max((w.store.warmup.active_deadline_seconds for w in warmups
                                                                     if isinstance(w.store, Ngc) and w.store.warmup), default=0),
                                                 workloads=resolved.workloads, prerequisites=resolved.prerequisites, exposures=resolved.exposures,
-                                                files=files, plain=plain, gpu_text=gpu_text,
+                                                files=files, plain=plain, gpu_text=gpu_text, ngc_text=ngc_text, lora_text=lora_text,
+                                                outbound_text=outbound_text,
                                                 capacity={u.pool: u for u in resolved.capacity},
                                                 departments=resolved.departments,
                                                 members={d.name: sorted(p.name for p in resolved.projects

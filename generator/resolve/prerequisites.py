@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterable, assert_never
 
 from ..model import (Ambient, CacheClaim, GpuFraction, GpuMemory, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
-                     Jwt, KaiScheduler, Keda, KedaHttp, Knative, MeshedPrometheus, Ngc, PlainTextPrometheus, Prerequisite,
+                     Jwt, KaiScheduler, Keda, KedaHttp, Knative, LoraFromClaim, LoraFromUri, MeshedPrometheus, Ngc, PlainTextPrometheus, Prerequisite,
                      Project, Pvc, ServiceTarget, Uri, WakeByKedaHttp,
                      Workload)
 from . import kai, nim
@@ -108,8 +108,12 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
                             + _names(w.scaling.pods_metric for w in workloads if isinstance(w.scaling, Hpa))
                             + " (from series labelled namespace and pod)")
     if any(isinstance(w.scaling, (Keda, KedaHttp)) for w in workloads):
-        need("autoscaling", "KEDA 2.x (keda.sh CRDs)" + (f", querying Prometheus at {env.prometheus_address}"
-                                                          if any(isinstance(w.scaling, Keda) for w in workloads) else ""))
+        # ScaledObject fallback.behavior exists from KEDA 2.17 (kedacore/keda CHANGELOG, CheckFallbackValid);
+        # research/issue15-kserve-keda-facts.md
+        fallback = any(isinstance(w.scaling, Keda) and w.scaling.fallback_replicas is not None for w in workloads)
+        need("autoscaling", ("KEDA 2.17 or later (keda.sh CRDs; a fallback's behavior)" if fallback else "KEDA 2.x (keda.sh CRDs)")
+             + (f", querying Prometheus at {env.prometheus_address}" if any(isinstance(w.scaling, Keda) for w in workloads)
+                else ""))
     wakes = [w.scaling.wake.address for w in workloads if isinstance(w.scaling, KedaHttp)]
     if wakes and isinstance(env.scale_from_zero, WakeByKedaHttp):
         # HTTPScaledObject's scalingMetric exists from add-on 0.8.0, timeouts.conditionWait/responseHeader from
@@ -137,9 +141,36 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
         need("storage", f"ServiceAccounts whose secrets hold the object store's credentials: {_names(accounts)}")
     claims = {f"{w.namespace}/{w.store.claim}" for w in workloads if isinstance(w.store, Pvc)}
     claims |= {f"{w.namespace}/{w.store.cache.name}" for w in workloads
-               if isinstance(w.store, Ngc) and isinstance(w.store.cache, ExistingClaim)}
+               if isinstance(w.store, Ngc) and isinstance(w.store.cache, ExistingClaim) and w.store.key is not None}
     if claims:
         need("storage", f"pre-staged PersistentVolumeClaims: {_names(claims)}")
+    offline = {f"{w.namespace}/{w.store.cache.name}" for w in workloads
+               if isinstance(w.store, Ngc) and isinstance(w.store.cache, ExistingClaim) and w.store.key is None}
+    if offline:
+        need("air gap", f"claims that already hold the pinned profile's files (download-to-cache --profile <id>, run "
+                        f"where NGC is reachable): {_names(offline)}; NIM gets no NGC key and serves only what they hold")
+    adapters = {f"{w.namespace}/{w.lora.source.claim}" for w in workloads
+                if w.lora is not None and isinstance(w.lora.source, LoraFromClaim)}
+    if adapters:
+        need("LoRA", f"claims holding one folder per adapter (its name is the served model's): {_names(adapters)}")
+    if env.images.mirror:
+        need("images", f"the registry {env.images.mirror} mirroring nvcr.io/nim (same repositories, tags and digests)")
+    bundles = {f"{w.namespace}/{w.network.ca_bundle.config_map}" for w in workloads if w.network.ca_bundle}
+    if bundles:
+        need("network", f"ConfigMaps with the whole CA bundle (the public roots and the proxy's or store's CA; it "
+                        f"replaces the image's trust store): {_names(bundles)}")
+    proxied = [w for w in workloads if w.network.proxy]
+    if proxied:
+        need("network", "the proxy lets NGC through (authn.nvidia.com, api.ngc.nvidia.com, xfiles.ngc.nvidia.com) "
+                        "and the object stores the workloads download from")
+    initialized = sorted(w.name for w in workloads if (w.network.proxy or w.network.ca_bundle)
+                         and (isinstance(w.store, Uri) or (w.lora is not None and isinstance(w.lora.source, LoraFromUri))))
+    if initialized:
+        # KServe 0.20 offers no per-InferenceService env or CA for its storage initializer: a user init container
+        # of that name switches injection off (storage_initializer_injector.go); research/issue15-kserve-keda-facts.md
+        need("network", "KServe's storage initializer downloads for " + _names(initialized) + " with cluster-wide "
+                        "settings only: a ClusterStorageContainer whose container env sets the proxy, and "
+                        "storageInitializer.caBundleConfigMapName in inferenceservice-config for the CA bundle")
     classes = {w.store.cache.storage_class for w in workloads if isinstance(w.store, Ngc)
                and isinstance(w.store.cache, CacheClaim) and w.store.cache.storage_class}
     if classes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic, errors_in
 from ..inputs.load import Document
-from typing import Any
+from typing import Any, assert_never
 
-from ..model import DeploymentMode, EnvRemoval, EnvVar, Environment, LoraFromUri, Project, Workload, labels_of
+from ..model import ConfigMapKeyRef, DeploymentMode, EnvRemoval, EnvValue, EnvVar, Environment, SecretKeyRef, LoraFromUri, Project, Workload, labels_of
 from . import mesh, naming, nim
 from .access import ingress_policy, plaintext_ports, resolve_access
 from .compute import compute_spec, engine_env, resolve_compute, share_annotations
@@ -118,7 +118,25 @@ def server_env(ctx: WorkloadContext, head: tuple[EnvVar, ...], owned: tuple[EnvV
                   f"({ctx.env.source}) sets {', '.join(inherited)}, which nimgen sets for this workload itself",
                   f"drop it for this workload: spec.env: [{{name: {inherited[0]}, remove: true}}]", key=True)
     defaults, extras = layered(nim.DEFAULT_ENV, (ctx.env.nim_env, settings))
+    written = {item["name"]: i for i, item in enumerate(ctx.spec.get("env", ()))}
+    for var in defaults + extras:
+        origin = (ctx.from_doc(WORKLOAD_ENV + (written[var.name],)) if var.name in written
+                  else f"environment ({ctx.env.source})" if any(s.name == var.name for s in ctx.env.nim_env)
+                  else "default")
+        ctx.record(f"env.{var.name}", shown(var.value), origin)
     return head + defaults + owned + extras
+
+
+def shown(value: EnvValue) -> str:
+    match value:
+        case str(text):
+            return text
+        case SecretKeyRef(name, key):
+            return f"Secret {name}, key {key}"
+        case ConfigMapKeyRef(name, key):
+            return f"ConfigMap {name}, key {key}"
+        case _:
+            assert_never(value)
 
 
 WORKLOAD_ENV = ("spec", "env")
