@@ -8,6 +8,7 @@ catch regressions of nimgen and of future constructs. The facts behind each rule
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -209,6 +210,24 @@ def asked_for(container: Any) -> dict[str, list[str]]:
     return found
 
 
+def storage_mounts(isvc: Obj) -> set[str]:
+    """Where KServe's storage initializer puts an InferenceService's downloads in the serving container: each
+    storageUris entry's mountPath (default /mnt/models), and /mnt/models for a storageUri or STORAGE_URI."""
+    predictor = isvc.mapping("spec", "predictor")
+    mounts = {str(u.get("mountPath", DEFAULT_STORAGE_MOUNT)) for u in isvc.items("spec", "predictor", "storageUris")
+              if isinstance(u, dict)}
+    if any(isinstance(c, dict) and "storageUri" in c for c in predictor.values()) or \
+            any(e.get("name") == "STORAGE_URI" for c in isvc.items("spec", "predictor", "containers") for e in c.get("env", [])):
+        mounts.add(DEFAULT_STORAGE_MOUNT)
+    return mounts
+
+
+def under(path: str, directory: str) -> bool:
+    """Whether an absolute path is the directory or lies below it."""
+    path, directory = posixpath.normpath(path), posixpath.normpath(directory)
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
 # ----------------------------------------------------------------------------------------------- the rules
 
 
@@ -381,6 +400,83 @@ def idle_query_reads_nan(objects: Objects, facts: EnvironmentFacts) -> Iterator[
             if "histogram_quantile" in query and not _NAN_GUARD.search(query):
                 yield Violation("idle-query-reads-nan", o, ("spec", "triggers", i, "metadata", "query"),
                                 f"ScaledObject {o.name} queries a quantile that reads NaN while the workload is idle")
+
+
+@rule("average-trigger-without-fallback")
+def average_trigger_without_fallback(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """When its query fails failureThreshold times in a row KEDA scales to the fallback replicas; without a fallback
+    a Prometheus outage leaves the AverageValue triggers' HPA reading nothing. Only currentReplicasIfHigher (KEDA
+    2.17+: max(current, replicas), pkg/fallback/fallback.go) never removes serving replicas, and replicas below
+    minReplicaCount would be a floor the HPA itself refuses. KEDA's fallback covers the triggers it queries, not cpu
+    or memory (CheckFallbackValid), and a Value trigger's fallback divides by ready pods, so only AverageValue
+    triggers (KEDA's default metricType) need one."""
+    for o in objects.of("ScaledObject"):
+        averaged = [i for i, t in enumerate(o.items("spec", "triggers")) if isinstance(t, dict)
+                    and t.get("type") not in ("cpu", "memory") and t.get("metricType", "AverageValue") == "AverageValue"]
+        if not averaged:
+            continue
+        fallback = o.at("spec", "fallback")
+        if not isinstance(fallback, dict):
+            yield Violation("average-trigger-without-fallback", o, ("spec", "triggers", averaged[0]),
+                            f"ScaledObject {o.name} has an AverageValue trigger but no fallback: while Prometheus "
+                            "is unreachable KEDA cannot hold its replicas")
+            continue
+        if fallback.get("behavior") != "currentReplicasIfHigher":
+            yield Violation("average-trigger-without-fallback", o, ("spec", "fallback"),
+                            f"ScaledObject {o.name}'s fallback behavior is {fallback.get('behavior', 'static')}, not "
+                            "currentReplicasIfHigher: a Prometheus outage may remove serving replicas")
+        least = o.at("spec", "minReplicaCount")
+        replicas = fallback.get("replicas")
+        if not isinstance(replicas, int) or (isinstance(least, int) and replicas < least):
+            yield Violation("average-trigger-without-fallback", o, ("spec", "fallback"),
+                            f"ScaledObject {o.name}'s fallback replicas ({replicas}) are below its minReplicaCount "
+                            f"({least if isinstance(least, int) else 0})")
+
+
+def _start_window(isvc: Obj) -> int | None:
+    """A replica's start-up window: its startup probe's failureThreshold x periodSeconds (Kubernetes' defaults 3
+    and 10), or None without a probe."""
+    probe = isvc.at("spec", "predictor", "containers", 0, "startupProbe")
+    if not isinstance(probe, dict):
+        return None
+    threshold, period = probe.get("failureThreshold", 3), probe.get("periodSeconds", 10)
+    return threshold * period if isinstance(threshold, int) and isinstance(period, int) else None
+
+
+@rule("autoscaler-without-scale-up-limit")
+def autoscaler_without_scale_up_limit(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A new NIM replica takes its start-up window to become ready, and until then the metric still says the
+    replicas are too few: an HPA adds at most one replica per window, or it stacks up replicas (and GPUs) that still
+    load. The HPA's default scale-up is max(4 pods, 100%) per 15 s; a Percent policy or a value above 1 adds several
+    at once. selectPolicy Disabled adds none, which is allowed (Kubernetes validation: Max, Min or Disabled). KEDA
+    hands advanced.horizontalPodAutoscalerConfig.behavior to the HPA it creates unchanged."""
+    pods = predictor_pods(objects)
+    for o in objects.of("HorizontalPodAutoscaler") + objects.of("ScaledObject"):
+        base: PathKey = ("spec", "behavior") if o.kind == "HorizontalPodAutoscaler" else \
+            ("spec", "advanced", "horizontalPodAutoscalerConfig", "behavior")
+        up = o.at(*base, "scaleUp")
+        where: PathKey = (*base, "scaleUp") if isinstance(up, dict) else ("spec",)
+        up = up if isinstance(up, dict) else {}
+        select = up.get("selectPolicy")
+        if select == "Disabled":
+            continue
+        problems = []
+        if select not in (None, "Max", "Min"):
+            problems.append(f"selectPolicy {select} is none of Max, Min, Disabled")
+        policies = [p for p in up.get("policies") or [] if isinstance(p, dict)]
+        if not policies:
+            problems.append("has no scale-up policies (the HPA's default adds max(4 pods, 100%) per 15s)")
+        problems += [f"policy {i} adds {p.get('value')} {p.get('type')} per period, not 1 Pods"
+                     for i, p in enumerate(policies) if p.get("type") != "Pods" or p.get("value") != 1]
+        isvc = pods.get((o.namespace, str(o.at("spec", "scaleTargetRef", "name"))))
+        window = _start_window(isvc) if isvc is not None else None
+        if isvc is not None and window is not None:      # the target or its probe unknown: nothing to compare with
+            problems += [f"policy {i} has periodSeconds {p.get('periodSeconds')}, shorter than the {window}s start-up "
+                         f"window of {isvc.name}" for i, p in enumerate(policies)
+                         if not isinstance(p.get("periodSeconds"), int) or p["periodSeconds"] < window]
+        if problems:
+            yield Violation("autoscaler-without-scale-up-limit", o, where,
+                            f"{o.kind} {o.name} may add more than one replica per start-up window: " + "; ".join(problems))
 
 
 @rule("scale-to-zero-without-waking")
@@ -806,12 +902,7 @@ def uri_cache_read_only(objects: Objects, facts: EnvironmentFacts) -> Iterator[V
     """KServe mounts a storage URI's download read-only into the serving container unless the InferenceService
     says storage.kserve.io/readonly: "false"; NIM writes into NIM_CACHE_PATH what the download lacks."""
     for isvc in objects.of("InferenceService"):
-        predictor = isvc.mapping("spec", "predictor")
-        mounts = {str(u.get("mountPath", DEFAULT_STORAGE_MOUNT)) for u in isvc.items("spec", "predictor", "storageUris")
-                  if isinstance(u, dict)}
-        if any(isinstance(c, dict) and "storageUri" in c for c in predictor.values()) or \
-                any(e.get("name") == "STORAGE_URI" for c in isvc.items("spec", "predictor", "containers") for e in c.get("env", [])):
-            mounts.add(DEFAULT_STORAGE_MOUNT)
+        mounts = storage_mounts(isvc)
         caches = {e.get("value") for c in isvc.items("spec", "predictor", "containers") for e in c.get("env", [])
                   if isinstance(e, dict) and e.get("name") == "NIM_CACHE_PATH"}
         read_only = isvc.mapping("metadata", "annotations").get("storage.kserve.io/readonly", "true") != "false"
@@ -819,6 +910,50 @@ def uri_cache_read_only(objects: Objects, facts: EnvironmentFacts) -> Iterator[V
             yield Violation("uri-cache-read-only", isvc, ("metadata", "annotations"),
                             f"InferenceService {isvc.name} keeps NIM's cache in the storage initializer's download, "
                             "which KServe mounts read-only without storage.kserve.io/readonly: \"false\"")
+
+
+@rule("lora-source-without-volume")
+def lora_source_without_volume(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """NIM reads LoRA adapters from the directory NIM_PEFT_SOURCE names inside its container: without a volume
+    there it finds the image's empty path and serves no adapter. nimgen mounts the adapters' claim at
+    /opt/nim/loras, or lists them in storageUris for KServe's storage initializer to download to /mnt/loras. A
+    source that is no absolute path (a URL: NeMo's entity store) is read over the network."""
+    for o in objects.of("InferenceService") + objects.of("Job"):
+        downloads = storage_mounts(o) if o.kind == "InferenceService" else set()
+        for base, pod in pod_specs(o):
+            for i, c in enumerate(pod.get("containers") or []):
+                if not isinstance(c, dict):
+                    continue
+                mounts = {str(m.get("mountPath")) for m in c.get("volumeMounts") or [] if isinstance(m, dict)}
+                for j, e in enumerate(c.get("env") or []):
+                    source = e.get("value") if isinstance(e, dict) and e.get("name") == "NIM_PEFT_SOURCE" else None
+                    if not isinstance(source, str) or not source.startswith("/"):
+                        continue
+                    if not any(under(source, m) for m in mounts | downloads):
+                        yield Violation("lora-source-without-volume", o, (*base, "containers", i, "env", j),
+                                        f"{o.kind} {o.name}: container {c.get('name')} reads LoRA adapters from "
+                                        f"{source}, where no volume is mounted and no storage URI is downloaded: NIM "
+                                        "would serve no adapter")
+
+
+WARMUP_COMMAND = "download-to-cache"
+
+
+@rule("catalog-image-without-pull-secret")
+def catalog_image_without_pull_secret(objects: Objects, facts: EnvironmentFacts) -> Iterator[Violation]:
+    """A catalog NIM image (nimgen.dev/model) is licensed: nvcr.io, and the environment's mirror of it, serve it
+    only with credentials, so its pods need an image pull Secret, the server's and the warm-up Job's alike (the
+    Job runs the same image's download-to-cache). Without one the pods stay in ImagePullBackOff."""
+    for o in objects.of("InferenceService") + objects.of("Job"):
+        for base, pod in pod_specs(o):
+            catalog = "nimgen.dev/model" in o.mapping("metadata", "annotations") if o.kind == "InferenceService" else \
+                any(isinstance(c, dict) and isinstance(c.get("command"), list) and c["command"][:1] == [WARMUP_COMMAND]
+                    for c in pod.get("containers") or [])
+            if catalog and not pod.get("imagePullSecrets"):
+                yield Violation("catalog-image-without-pull-secret", o, base,
+                                f"{o.kind} {o.name} pulls a licensed NIM image "
+                                + ("(the warm-up's download-to-cache) " if o.kind == "Job" else "")
+                                + "without imagePullSecrets: its pods would stay in ImagePullBackOff")
 
 
 @rule("pod-security-restricted")
