@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from typing import Iterable, assert_never
 
-from ..model import (Ambient, CacheClaim, GpuFraction, GpuMemory, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
+from ..model import (Ambient, CacheClaim, ConfigMapKeyRef, SecretKeyRef, GpuFraction, GpuMemory, ClusterLocal, DefaultScheduler, DeploymentMode, Environment, ExistingClaim, Hpa,
                      Jwt, KaiScheduler, Keda, KedaHttp, Knative, LoraFromClaim, LoraFromUri, MeshedPrometheus, Ngc, PlainTextPrometheus, Prerequisite,
                      Project, Pvc, ServiceTarget, Uri, WakeByKedaHttp,
                      Workload)
 from . import kai, nim
+from .storage import HF_TOKEN, NGC_KEY
+
+# the store's own Secrets, listed apart
+STORE_SECRETS = (NGC_KEY, HF_TOKEN)
 from .mesh import NATIVE_SIDECAR
 
 
@@ -133,6 +137,11 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
     if pulls:
         registry = f"the mirror {env.images.mirror}" if env.images.mirror else "nvcr.io"
         need("secrets", f"image pull Secrets for {registry}: {_names(pulls)}")
+    read = {f"{'Secret' if isinstance(v.value, SecretKeyRef) else 'ConfigMap'} `{w.namespace}/{v.value.name}` "
+            f"(key {v.value.key})" for w in workloads for v in w.service.container.env
+            if isinstance(v.value, (SecretKeyRef, ConfigMapKeyRef)) and v.name not in STORE_SECRETS}
+    if read:
+        need("secrets", "what the workloads' env reads: " + ", ".join(sorted(read)))
     tokens = {f"{w.namespace}/{w.store.token_secret}" for w in workloads if isinstance(w.store, Uri) and w.store.token_secret}
     if tokens:
         need("secrets", f"Secrets with key HF_TOKEN: {_names(tokens)}")
