@@ -136,8 +136,12 @@ def test_a_scrape_of_a_port_name_standard_pods_do_not_have_is_refused(rendered):
 
 
 def test_a_latency_trigger_compared_as_an_average_is_refused(rendered):
-    files = broken(rendered, "prod", "ScaledObject", "llama-70b-chat", lambda o: o["spec"]["triggers"][0].pop("metricType"))
-    only(violations(files, "prod"), "latency-as-average")
+    def averaged(o: dict) -> None:
+        o["spec"]["triggers"][0].pop("metricType")
+        # an AverageValue trigger needs KEDA's fallback (average-trigger-without-fallback otherwise)
+        o["spec"]["fallback"] = {"failureThreshold": 3, "replicas": o["spec"]["minReplicaCount"],
+                                 "behavior": "currentReplicasIfHigher"}
+    only(violations(broken(rendered, "prod", "ScaledObject", "llama-70b-chat", averaged), "prod"), "latency-as-average")
 
 
 # 6: scale to zero that never wakes
@@ -214,18 +218,24 @@ def test_a_gpu_rollout_that_may_surge_is_refused(rendered):
     only(violations(files, "prod"), "gpu-rollout-surges")
 
 
+def slower_start(rendered: dict[str, Files], failure_threshold: int) -> Files:
+    """prod's llama-70b-chat with a start-up probe of failure_threshold x 10 s, and its ScaledObject's scale-up
+    paced to match (autoscaler-without-scale-up-limit otherwise)."""
+    files = broken(rendered, "prod", "InferenceService", "llama-70b-chat",
+                   lambda o: o["spec"]["predictor"]["containers"][0]["startupProbe"].update(failureThreshold=failure_threshold))
+    (scaled,) = [o for o in files["serve/chat/llama-70b-chat.yaml"][1] if o["kind"] == "ScaledObject"]
+    for policy in scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]["policies"]:
+        policy["periodSeconds"] = failure_threshold * 10
+    return files
+
+
 def test_a_startup_window_beyond_the_progress_deadline_is_refused(rendered):
-    def thirty_minutes(o: dict) -> None:
-        o["spec"]["predictor"]["containers"][0]["startupProbe"]["failureThreshold"] = 180
-    only(violations(broken(rendered, "prod", "InferenceService", "llama-70b-chat", thirty_minutes), "prod"),
-         "startup-beyond-progress-deadline")
+    only(violations(slower_start(rendered, 180), "prod"), "startup-beyond-progress-deadline")     # thirty minutes
 
 
 def test_a_standard_startup_window_that_leaves_no_time_to_pull_the_image_is_refused(rendered):
-    def whole_deadline(o: dict) -> None:       # 60 x 10s: the whole 600s, nothing left for scheduling and the pull
-        o["spec"]["predictor"]["containers"][0]["startupProbe"]["failureThreshold"] = 60
-    only(violations(broken(rendered, "prod", "InferenceService", "llama-70b-chat", whole_deadline), "prod"),
-         "startup-beyond-progress-deadline")
+    # 60 x 10s: the whole 600s, nothing left for scheduling and the pull
+    only(violations(slower_start(rendered, 60), "prod"), "startup-beyond-progress-deadline")
 
 
 # 11: pods outside Pod Security restricted
@@ -426,6 +436,170 @@ def test_extended_resources_the_quotas_count_pass(rendered, committed):
     assert "nvidia.com/mig-3g.40gb" in predictor(batch)["containers"][0]["resources"]["limits"]
     assert located(files, "staging") == []
     assert all(located(committed[env], env) == [] for env in committed)
+
+
+# issue 15: LoRA adapters, licensed images, KEDA's fallback and the scale-up pace, each broken by hand in the
+# examples' out/ (staging serves LoRA adapters from a claim and scales on an HPA; prod pulls from a mirror with
+# the pull Secret corp-registry, warms llama-70b-chat's cache and scales on KEDA)
+
+
+def container(o: dict) -> dict:
+    return predictor(o)["containers"][0]
+
+
+def peft_source(o: dict) -> dict:
+    (found,) = [e for e in container(o)["env"] if e["name"] == "NIM_PEFT_SOURCE"]
+    return found
+
+
+def without_lora_mount(o: dict) -> None:
+    container(o)["volumeMounts"] = [m for m in container(o)["volumeMounts"] if m["mountPath"] != "/opt/nim/loras"]
+
+
+def test_a_lora_source_without_a_volume_is_refused(committed):
+    (isvc,) = [o for o in committed["staging"]["serve/chat/llama-8b-chat.yaml"][1] if o["kind"] == "InferenceService"]
+    assert peft_source(isvc)["value"] == "/opt/nim/loras"
+    at = container(isvc)["env"].index(peft_source(isvc))
+    found = located(broken(committed, "staging", "InferenceService", "llama-8b-chat", without_lora_mount), "staging")
+    only([m for _, _, m in found], "lora-source-without-volume")
+    assert [(f, p) for f, p, _ in found] == [("out/staging/serve/chat/llama-8b-chat.yaml", f"spec.predictor.containers[0].env[{at}]")]
+    assert "reads LoRA adapters from /opt/nim/loras" in found[0][2]
+    # a directory beside the mount whose name merely starts with the mount's is not under it
+    beside = broken(committed, "staging", "InferenceService", "llama-8b-chat",
+                    lambda o: peft_source(o).update(value="/opt/nim/loras-old"))
+    only(violations(beside, "staging"), "lora-source-without-volume")
+
+
+def in_the_download(o: dict) -> None:
+    without_lora_mount(o)
+    predictor(o)["storageUris"] = [{"uri": "s3://adapters/llama-3.1-8b", "mountPath": "/mnt/loras"}]
+    peft_source(o)["value"] = "/mnt/loras"
+
+
+LORA_SOURCES_THAT_PASS = {
+    "below the claim's mount": lambda o: peft_source(o).update(value="/opt/nim/loras/team-a/"),
+    "in a storage URI's download": in_the_download,
+    "a URL, no volume": lambda o: (without_lora_mount(o),
+                                   peft_source(o).update(value="http://nemo-entity-store.nemo.svc:8000")),
+}
+
+
+@pytest.mark.parametrize("form", sorted(LORA_SOURCES_THAT_PASS))
+def test_a_lora_source_in_a_volume_a_download_or_at_a_url_passes(committed, form):
+    assert violations(committed["staging"], "staging") == []
+    files = broken(committed, "staging", "InferenceService", "llama-8b-chat", LORA_SOURCES_THAT_PASS[form])
+    assert violations(files, "staging") == []
+
+
+PULL_SECRET_BREAKS = {
+    # (kind, name, the pod spec, its path)
+    "the server": ("InferenceService", "llama-8b-chat", predictor, "spec.predictor",
+                   "out/prod/serve/chat/llama-8b-chat.yaml"),
+    "the warm-up Job": ("Job", "", lambda o: o["spec"]["template"]["spec"], "spec.template.spec",
+                        "out/prod/prepare/chat/llama-70b-chat.yaml"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(PULL_SECRET_BREAKS))
+def test_a_catalog_image_without_a_pull_secret_is_refused(committed, form):
+    kind, name, pod, path, file = PULL_SECRET_BREAKS[form]
+    name = name or next(o["metadata"]["name"] for _, objs in committed["prod"].values() for o in objs if o["kind"] == "Job")
+    assert located(committed["prod"], "prod") == []
+    files = broken(committed, "prod", kind, name, lambda o: pod(o).pop("imagePullSecrets"))
+    found = located(files, "prod")
+    only([m for _, _, m in found], "catalog-image-without-pull-secret")
+    assert [(f, p) for f, p, _ in found] == [(file, path)]
+    assert f"{kind} {name} pulls a licensed NIM image" in found[0][2]
+
+
+def test_an_image_from_no_catalog_needs_no_pull_secret(committed):
+    def own_image(o: dict) -> None:
+        o["metadata"]["annotations"].pop("nimgen.dev/model")
+        predictor(o).pop("imagePullSecrets")
+    assert violations(broken(committed, "prod", "InferenceService", "llama-8b-chat", own_image), "prod") == []
+
+
+def fallback(o: dict) -> dict:
+    return o["spec"]["fallback"]
+
+
+FALLBACK_BREAKS = {
+    "none": (lambda o: o["spec"].pop("fallback"), "no fallback"),
+    "none, metricType unset (KEDA's default AverageValue)":
+        (lambda o: (o["spec"].pop("fallback"), o["spec"]["triggers"][0].pop("metricType")), "no fallback"),
+    "static": (lambda o: fallback(o).update(behavior="static"), "behavior is static"),
+    "no behavior (KEDA's default static)": (lambda o: fallback(o).pop("behavior"), "behavior is static"),
+    "below minReplicaCount": (lambda o: fallback(o).update(replicas=1), "(1) are below its minReplicaCount (2)"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FALLBACK_BREAKS))
+def test_an_average_trigger_without_a_safe_fallback_is_refused(committed, form):
+    change, said = FALLBACK_BREAKS[form]
+    found = violations(broken(committed, "prod", "ScaledObject", "llama-8b-chat", change), "prod")
+    only(found, "average-trigger-without-fallback")
+    assert "ScaledObject llama-8b-chat" in found[0] and said in found[0]
+
+
+def test_a_value_trigger_needs_no_fallback(committed):
+    # prod's llama-70b-chat scales on a latency, a Value: KEDA's fallback would divide by ready pods
+    (scaled,) = [o for o in committed["prod"]["serve/chat/llama-70b-chat.yaml"][1] if o["kind"] == "ScaledObject"]
+    assert "fallback" not in scaled["spec"] and {t["metricType"] for t in scaled["spec"]["triggers"]} == {"Value"}
+    assert located(committed["prod"], "prod") == []
+    # a cpu trigger is the metrics server's: KEDA's fallback does not cover it
+    def cpu_too(o: dict) -> None:
+        o["spec"]["triggers"].append({"type": "cpu", "metricType": "Utilization", "metadata": {"value": "80"}})
+    assert violations(broken(committed, "prod", "ScaledObject", "llama-70b-chat", cpu_too), "prod") == []
+
+
+def scale_up(o: dict) -> dict:
+    return o["spec"]["behavior"]["scaleUp"] if o["kind"] == "HorizontalPodAutoscaler" else \
+        o["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]
+
+
+SCALE_UP_BREAKS = {
+    # (kind, what the hand edit does, what the message says); both targets start within 42 x 10 s
+    "a Percent policy": ("HorizontalPodAutoscaler", lambda o: scale_up(o)["policies"][0].update(type="Percent", value=100),
+                         "adds 100 Percent per period"),
+    "two pods per period": ("HorizontalPodAutoscaler", lambda o: scale_up(o)["policies"][0].update(value=2),
+                            "adds 2 Pods per period"),
+    "a second, faster policy": ("HorizontalPodAutoscaler",
+                                lambda o: scale_up(o)["policies"].append({"type": "Pods", "value": 1, "periodSeconds": 15}),
+                                "periodSeconds 15, shorter than the 420s start-up window of llama-8b-chat"),
+    "a period shorter than the start": ("HorizontalPodAutoscaler",
+                                        lambda o: scale_up(o)["policies"][0].update(periodSeconds=410),
+                                        "periodSeconds 410, shorter than the 420s"),
+    "no policies": ("HorizontalPodAutoscaler", lambda o: scale_up(o).pop("policies"), "no scale-up policies"),
+    "HPA's default": ("HorizontalPodAutoscaler", lambda o: o["spec"].pop("behavior"), "no scale-up policies"),
+    "KEDA's HPA's default": ("ScaledObject", lambda o: o["spec"].pop("advanced"), "no scale-up policies"),
+    "a Percent policy through KEDA": ("ScaledObject", lambda o: scale_up(o)["policies"][0].update(type="Percent"),
+                                      "adds 1 Percent per period"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(SCALE_UP_BREAKS))
+def test_an_autoscaler_that_adds_more_than_one_replica_per_start_window_is_refused(committed, form):
+    kind, change, said = SCALE_UP_BREAKS[form]
+    env = "staging" if kind == "HorizontalPodAutoscaler" else "prod"
+    found = violations(broken(committed, env, kind, "llama-8b-chat", change), env)
+    only(found, "autoscaler-without-scale-up-limit")
+    assert f"{kind} llama-8b-chat may add more than one replica" in found[0] and said in found[0]
+
+
+def test_a_disabled_or_min_scale_up_and_one_without_a_startup_probe_to_compare_pass(committed):
+    disabled = broken(committed, "staging", "HorizontalPodAutoscaler", "llama-8b-chat",
+                      lambda o: scale_up(o).update(selectPolicy="Disabled", policies=[{"type": "Percent", "value": 100,
+                                                                                        "periodSeconds": 15}]))
+    assert violations(disabled, "staging") == []
+    assert violations(broken(committed, "staging", "HorizontalPodAutoscaler", "llama-8b-chat",
+                             lambda o: scale_up(o).update(selectPolicy="Min")), "staging") == []
+    # the window comes from the InferenceService's start-up probe: without one there is nothing to compare with
+    def no_probe(o: dict) -> None:
+        container(o).pop("startupProbe")
+    files = broken(committed, "staging", "InferenceService", "llama-8b-chat", no_probe)
+    (hpa,) = [o for o in files["serve/chat/llama-8b-chat.yaml"][1] if o["kind"] == "HorizontalPodAutoscaler"]
+    scale_up(hpa)["policies"][0]["periodSeconds"] = 60
+    assert violations(files, "staging") == []
 
 
 def test_every_rule_has_a_test_that_trips_it():

@@ -1,0 +1,674 @@
+"""What the NIM settings of issue 15 mean, read from the objects a build wrote and from the diagnostics resolve
+reports:
+
+- the NIM container's variables: a workload's `spec.env` (a literal, a Secret or ConfigMap key, or the removal
+  of an inherited variable) layered by name over the base workload's and the Environment's `spec.nim.env`, over
+  nimgen's defaults; names nimgen sets itself and literal credentials refused where they are written;
+- LoRA adapters (`spec.lora`): mounted from a claim or downloaded by KServe beside the model, NIM pointed at
+  them, their limits in the variables (NIM 1.x) or engine flags (NIM 2.x) NIM reads, on a LoRA profile;
+- a registry mirroring nvcr.io (`images.mirror`) and the pull Secret catalog images are pulled with;
+- an air-gapped NGC store: a prefilled cache and no NGC key;
+- a proxy and a CA bundle (`spec.network`) for the server and its warm-up;
+- the start-up window (`spec.probes.startup.seconds`) in the startup probe, Knative's progress deadline and the
+  autoscalers' scale-up pace; KEDA's fallback when Prometheus cannot be read.
+
+Two repositories, each made once for the module: one whose environments are valid, built to out/ (the rendered
+fields), and one of a small environment per misuse, resolved together without rendering (each diagnostic read
+at the file, path, line and column a user edits). A base workload of either is written with `enabled: false` and
+enabled by the one environment that layers over it, so that no other environment inherits it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import run
+from meaning import (HEADER, ONE_GPU, Objects, add_datasource, add_environment, add_project, add_workload, bare_repo,
+                     out_objects, replicas)
+from nimgen.diagnostics import BuildFailed, Diagnostic
+from nimgen.inputs.layering import merge
+from nimgen.inputs.load import parse
+from nimgen.usecases import compile_all
+
+NIM_CONTAINER = "kserve-container"
+MIRROR = "registry.corp.example.com/nim-mirror"
+CATALOG_IMAGE = "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.2"       # ONE_GPU's model
+PEFT_SOURCE = "NIM_PEFT_SOURCE"
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE", "CURL_CA_BUNDLE")
+CLUSTER_NO_PROXY = ["localhost", "127.0.0.1", ".svc", ".cluster.local"]    # always reached without the proxy
+PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
+PULL_ALLOWANCE_SECONDS = 180           # Knative's deadline: the start-up window plus scheduling and the image pull
+STANDARD_WINDOW = 420                  # KServe's fixed 600 s progress deadline less the pull allowance
+NGC = {"secret": "ngc-api"}
+DIGEST = "sha256:" + "5e" * 32
+# Literal credentials, assembled here so that no scanner mistakes this file for a leak.
+HF_LITERAL = "hf_" + "q7Rk2LmN8pX4vT1wZ9yB3c"
+NGC_LITERAL = "nvapi-" + "Qw3rTy8uIo2pAs5dFg7h"
+AWS_LITERAL = "AKIA" + "J7Q2XW5Z8K3M4N6P"
+PLAIN_SECRET = "correct-horse-battery"
+
+# A catalog model of the test's own: a LoRA profile on a NIM 2.x release, which the product catalog lacks (its only
+# 2.x release, meta/llama-3.3-70b-instruct 2.0.3, ships no LoRA profile), and a 1.x release the catalog pins by
+# digest.
+ADAPTERS_MODEL = {**HEADER, "kind": "NimModel", "metadata": {"name": "test/adapters"}, "spec": {
+    "image": "nvcr.io/nim/test/adapters", "parametersBillions": 8, "versions": [
+        {"version": "1.5.0", "digest": DIGEST, "profiles": [
+            {"name": "vllm-fp16-tp1", "engine": "vllm", "precision": "fp16", "tp": 1, "pp": 1, "lora": False},
+            {"name": "vllm-fp16-tp1-lora", "engine": "vllm", "precision": "fp16", "tp": 1, "pp": 1, "lora": True}]},
+        {"version": "2.1.0", "profiles": [
+            {"name": "vllm-fp16-tp1", "engine": "vllm", "precision": "fp16", "tp": 1, "pp": 1, "lora": False},
+            {"name": "vllm-fp16-tp1-lora", "engine": "vllm", "precision": "fp16", "tp": 1, "pp": 1, "lora": True}]}]}}
+
+
+def adapters(version: str, profile: str) -> dict[str, Any]:
+    return {"model": {"nim": "test/adapters", "version": version}, "profile": {"name": profile}}
+
+
+def var(name: str, value: Any) -> dict[str, Any]:
+    return {"name": name, "value": value}
+
+
+def removed(name: str) -> dict[str, Any]:
+    return {"name": name, "remove": True}
+
+
+def workload(**spec: Any) -> dict[str, Any]:
+    """ONE_GPU (Llama 3.1 8B on one L40S of pool l40s, a pvc store), one replica unless `spec` says otherwise."""
+    return {**ONE_GPU, "scaling": replicas(1), **spec}
+
+
+def write(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def add_layered_workload(root: Path, env: str, project: str, name: str, base: dict[str, Any],
+                         override: dict[str, Any]) -> None:
+    """A base workload (environments/base/workloads/) that only `env` enables, and `env`'s file over it."""
+    meta = {"name": name, "project": project}
+    write(root / "environments" / "base" / "workloads" / f"{name}.yaml",
+          {**HEADER, "kind": "InferenceWorkload", "metadata": meta, "enabled": False, "spec": base})
+    write(root / "environments" / env / "workloads" / f"{name}.yaml",
+          {**HEADER, "kind": "InferenceWorkload", "metadata": meta, "enabled": True, "spec": override})
+
+
+def base_file(name: str) -> str:
+    return f"environments/base/workloads/{name}.yaml"
+
+
+def workload_file(env: str, name: str) -> str:
+    return f"environments/{env}/workloads/{name}.yaml"
+
+
+def environment_file(env: str) -> str:
+    return f"environments/{env}/environment.yaml"
+
+
+# -- the built repository -------------------------------------------------------------------------------------------
+
+# The variables of environment `layers` (every NIM container's) and of the two layers of workload `layered`.
+LAYERS_ENV = [var("NIM_LOG_LEVEL", "DEBUG"), var("TIER", "environment"), var("ORIGIN", "environment")]
+LAYERED_BASE = workload(env=[var("TIER", "base"), var("ORIGIN", "base"), var("A", "base-a"), var("B", "base-b"),
+                             var("C", "base-c"), var("GONE", "base")])
+LAYERED_OVER = {"env": [var("ORIGIN", "workload"), var("B", "over-b"), var("D", "over-d"), removed("GONE"),
+                        removed("NIM_JSONL_LOGGING"), var("NIM_LOG_LEVEL", "WARNING")]}
+NETWORK = {"proxy": {"http": "http://proxy.corp.example.com:3128", "https": "http://proxy.corp.example.com:3129",
+                     "noProxy": [".corp.example.com", "10.0.0.0/8"]},
+           "caBundle": {"configMap": "corp-ca", "key": "corp.pem"}}
+WARM = {"ngc": {**NGC, "cache": {"dataSource": "cache", "warmup": True}}}
+
+BUILT_ENVIRONMENTS: dict[str, dict[str, Any]] = {
+    "layers": {"nim": {"env": LAYERS_ENV}},
+    "lora": {},
+    "mirror": {"images": {"mirror": MIRROR, "pullSecret": "corp-pull"}},
+    "airgap": {},
+    "proxy": {"network": NETWORK},
+    "kn": {"kserve": {"deploymentMode": "Knative"}, "autoscaling": {"backend": "knative"}},
+    "scale": {},                                              # the fixture's base: HPA, Standard mode
+    "keda": {"autoscaling": {"backend": "keda"}},
+}
+# environment -> workload -> spec (project team)
+BUILT_WORKLOADS: dict[str, dict[str, dict[str, Any]]] = {
+    "layers": {
+        "plain": workload(),
+        "refs": workload(env=[var("NIM_MAX_MODEL_LEN", 8192),
+                              {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                              {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "tuning", "key": "mode"}}},
+                              removed("TIER"), removed("OUTLINES_CACHE_DIR"), var("NIM_LOG_LEVEL", "ERROR")]),
+    },
+    "lora": {
+        # profile auto: spec.lora alone asks for a LoRA profile
+        "from-claim": workload(profile={"auto": {}}, lora={
+            "source": {"pvc": {"claim": "adapters", "path": "/llama-3.1-8b/"}},
+            "maxAdapters": 4, "maxCpuAdapters": 16, "refreshSeconds": 300}),
+        "from-s3": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora={"source": {"uri": "s3://team/adapters"}}),
+        "nim2": workload(**adapters("2.1.0", "vllm-fp16-tp1-lora"), lora={
+            "source": {"pvc": {"claim": "adapters"}}, "maxAdapters": 2, "maxCpuAdapters": 8, "refreshSeconds": 60}),
+    },
+    "mirror": {
+        "catalog": workload(store=WARM),
+        "pinned": workload(**adapters("1.5.0", "vllm-fp16-tp1")),
+        "own-image": workload(model={"image": CATALOG_IMAGE}, compute={"cpu": "4", "memory": "32Gi", "gpus": 1}),
+        "own-pull": workload(store={"ngc": {**NGC, "pullSecret": "team-pull"}}),
+    },
+    "airgap": {"offline": workload(store={"ngc": {"cache": {"dataSource": "offline", "prefilled": True}}})},
+    "proxy": {
+        "inherits": workload(store=WARM),
+        "own-proxy": workload(network={"proxy": {"https": "http://team-proxy.example.com:8080",
+                                                 "noProxy": [".team.example.com"]}}),
+        "own-ca": workload(network={"caBundle": {"configMap": "team-ca"}}),
+    },
+    "kn": {"slow": workload(probes={"startup": {"seconds": 3600}})},
+    "scale": {
+        "fixed": workload(),
+        "paced": workload(scaling=replicas(1, 3), probes={"startup": {"seconds": 300}}),
+        "default-pace": workload(scaling=replicas(1, 3)),
+    },
+    "keda": {
+        "concurrent": workload(scaling=replicas(2, 4), probes={"startup": {"seconds": 240}}),
+        "latency": workload(scaling={"minReplicas": 1, "maxReplicas": 3, "metric": "latency", "target": 500}),
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = bare_repo(tmp_path_factory.mktemp("nim-settings-built") / "repo")
+    write(root / "templates" / "models" / "test--adapters.yaml", ADAPTERS_MODEL)
+    add_datasource(root, "cache", {"pvc": {"size": "100Gi"}})
+    add_datasource(root, "offline", {"existingClaim": "offline-cache"})
+    for env, spec in BUILT_ENVIRONMENTS.items():
+        add_environment(root, env, spec)
+        add_project(root, env, "team", {"gpus": 32})
+        for name, spec_ in BUILT_WORKLOADS[env].items():
+            add_workload(root, env, "team", name, spec_)
+    add_layered_workload(root, "layers", "team", "layered", LAYERED_BASE, LAYERED_OVER)
+    result = run(root, "build")
+    assert result.exit_code == 0, result.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def out(built: Path) -> dict[str, Objects]:
+    return {env: Objects(out_objects(built, env)) for env in BUILT_ENVIRONMENTS}
+
+
+def predictor(out: dict[str, Objects], env: str, name: str) -> dict[str, Any]:
+    return out[env].get("InferenceService", name, "team")["spec"]["predictor"]
+
+
+def nim_container(pod: dict[str, Any]) -> dict[str, Any]:
+    (container,) = [c for c in pod["containers"] if c["name"] == NIM_CONTAINER]
+    return container
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    """The container's variables by name (a literal as its string, a reference as its valueFrom)."""
+    entries = container.get("env", [])
+    names = [e["name"] for e in entries]
+    assert len(names) == len(set(names)), f"a variable set twice: {names}"
+    return {e["name"]: e["value"] if "value" in e else e["valueFrom"] for e in entries}
+
+
+def server_env(out: dict[str, Objects], env: str, name: str) -> dict[str, Any]:
+    return env_of(nim_container(predictor(out, env, name)))
+
+
+def warmup_job(out: dict[str, Objects], env: str, name: str) -> dict[str, Any]:
+    (job,) = [j for j in out[env].of("Job", "team") if j["metadata"]["name"].startswith(f"{name}-warmup-")]
+    return job
+
+
+def job_container(job: dict[str, Any]) -> dict[str, Any]:
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+# -- spec.env: layering by name
+
+
+def test_the_environments_workload_replaces_the_base_entry_in_place_and_appends_new_names(out):
+    env = server_env(out, "layers", "layered")
+    user = [name for name in env if name in {"A", "B", "C", "D"}]
+    assert user == ["A", "B", "C", "D"]          # B where the base put it, D after the base's variables
+    assert (env["A"], env["B"], env["C"], env["D"]) == ("base-a", "over-b", "base-c", "over-d")
+
+
+def test_remove_drops_a_variable_the_base_workload_set(out):
+    assert "GONE" not in server_env(out, "layers", "layered")
+
+
+def test_the_environment_workload_beats_the_base_workload_which_beats_the_environments_nim_env(out):
+    env = server_env(out, "layers", "layered")
+    assert env["ORIGIN"] == "workload"           # set by all three layers
+    assert env["TIER"] == "base"                 # set by the Environment and the base workload
+    assert env["NIM_LOG_LEVEL"] == "WARNING"     # nimgen's default, the Environment's, the workload's
+
+
+def test_the_environments_nim_env_reaches_a_workload_that_sets_nothing(out):
+    env = server_env(out, "layers", "plain")
+    assert (env["NIM_LOG_LEVEL"], env["TIER"], env["ORIGIN"]) == ("DEBUG", "environment", "environment")
+
+
+def test_nimgens_defaults_hold_where_no_layer_changes_them(out):
+    env = server_env(out, "scale", "fixed")
+    assert env["NIM_LOG_LEVEL"] == "INFO" and env["NIM_JSONL_LOGGING"] == "1"
+    assert env["OUTLINES_CACHE_DIR"] == "/tmp/outlines"
+
+
+def test_a_workload_removes_a_default_and_an_environment_variable_and_overrides_another(out):
+    env = server_env(out, "layers", "refs")
+    assert "OUTLINES_CACHE_DIR" not in env and "TIER" not in env
+    assert env["NIM_LOG_LEVEL"] == "ERROR" and env["NIM_JSONL_LOGGING"] == "1"
+    assert "NIM_JSONL_LOGGING" not in server_env(out, "layers", "layered")     # removed through layering too
+
+
+def test_an_integer_value_is_the_string_kubernetes_needs(out):
+    assert server_env(out, "layers", "refs")["NIM_MAX_MODEL_LEN"] == "8192"
+
+
+def test_secret_and_config_map_references_pass_through_as_references(out):
+    env = server_env(out, "layers", "refs")
+    assert env["DB_PASSWORD"] == {"secretKeyRef": {"name": "db", "key": "password"}}
+    assert env["MODE"] == {"configMapKeyRef": {"name": "tuning", "key": "mode"}}
+
+
+def test_user_variables_come_after_nimgens_own(out):
+    # nimgen's variables first (a user's $(VAR) reference sees them), then the user's in the order first set
+    names = list(server_env(out, "layers", "layered"))
+    user = ["TIER", "ORIGIN", "A", "B", "C", "D"]
+    assert names[-len(user):] == user
+    for own in ("NIM_MODEL_PROFILE", "NIM_SERVER_PORT", "NIM_LOG_LEVEL", "NIM_CACHE_PATH"):
+        assert names.index(own) < names.index("TIER")
+
+
+def test_no_rendered_nim_container_sets_a_variable_twice(out):
+    for objects in out.values():
+        for isvc in objects.of("InferenceService"):
+            env_of(nim_container(isvc["spec"]["predictor"]))       # asserts unique names
+        for job in objects.of("Job"):
+            env_of(job_container(job))
+
+
+# -- spec.lora
+
+
+def lora_volume(pod: dict[str, Any], env: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The volume mounted at NIM_PEFT_SOURCE, and its mount."""
+    (mount,) = [m for m in nim_container(pod)["volumeMounts"] if m["mountPath"] == env[PEFT_SOURCE]]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    return volume, mount
+
+
+def test_adapters_on_a_claim_are_mounted_read_only_where_nim_looks_for_them(out):
+    pod = predictor(out, "lora", "from-claim")
+    volume, mount = lora_volume(pod, server_env(out, "lora", "from-claim"))
+    assert volume["persistentVolumeClaim"] == {"claimName": "adapters", "readOnly": True}
+    assert mount["readOnly"] is True and mount["subPath"] == "llama-3.1-8b"
+    assert "storageUris" not in pod
+
+
+def test_adapters_in_object_storage_are_downloaded_by_kserve_to_where_nim_looks(out):
+    pod = predictor(out, "lora", "from-s3")
+    env = server_env(out, "lora", "from-s3")
+    # the model's store is a claim: the adapters are the one thing KServe downloads
+    assert pod["storageUris"] == [{"uri": "s3://team/adapters", "mountPath": env[PEFT_SOURCE]}]
+    assert not [m for m in nim_container(pod)["volumeMounts"] if m["mountPath"] == env[PEFT_SOURCE]]
+
+
+def test_adapter_limits_are_nim_1_variables_on_a_nim_1_release(out):
+    env = server_env(out, "lora", "from-claim")
+    assert env["NIM_MAX_GPU_LORAS"] == "4" and env["NIM_MAX_CPU_LORAS"] == "16"
+    assert env["NIM_PEFT_REFRESH_INTERVAL"] == "300"
+    assert "NIM_PASSTHROUGH_ARGS" not in env
+
+
+def test_adapter_limits_are_engine_flags_on_a_nim_2_release(out):
+    env = server_env(out, "lora", "nim2")
+    assert env["NIM_PASSTHROUGH_ARGS"].split() == ["--max-loras", "2", "--max-cpu-loras", "8"]
+    assert "NIM_MAX_GPU_LORAS" not in env and "NIM_MAX_CPU_LORAS" not in env
+    assert env["NIM_PEFT_REFRESH_INTERVAL"] == "60" and env[PEFT_SOURCE]
+
+
+def test_adapters_without_limits_set_no_limit(out):
+    env = server_env(out, "lora", "from-s3")
+    assert not {"NIM_MAX_GPU_LORAS", "NIM_MAX_CPU_LORAS", "NIM_PEFT_REFRESH_INTERVAL", "NIM_PASSTHROUGH_ARGS"} & set(env)
+
+
+def test_profile_auto_with_adapters_picks_a_lora_profile(out):
+    isvc = out["lora"].get("InferenceService", "from-claim", "team")
+    assert isvc["metadata"]["annotations"]["nimgen.dev/profile"] == "vllm-fp16-tp1-lora (auto)"
+    # the id of vllm-fp16-tp1-lora in the catalog's 1.1.2 release
+    assert server_env(out, "lora", "from-claim")["NIM_MODEL_PROFILE"] == \
+        "dfd9bee71abb7582246f7fb8c2aedd9119909b9639e1b4b0260ef6865545ede7"
+
+
+# -- images: a mirror of nvcr.io and the pull Secret
+
+
+def test_a_catalog_image_is_pulled_from_the_mirror(out):
+    assert nim_container(predictor(out, "mirror", "catalog"))["image"] == f"{MIRROR}/meta/llama-3.1-8b-instruct:1.1.2"
+
+
+def test_a_catalog_image_pinned_by_digest_keeps_its_digest_through_the_mirror(out):
+    assert nim_container(predictor(out, "mirror", "pinned"))["image"] == f"{MIRROR}/test/adapters:1.5.0@{DIGEST}"
+
+
+def test_a_workloads_own_image_is_not_rewritten(out):
+    assert nim_container(predictor(out, "mirror", "own-image"))["image"] == CATALOG_IMAGE
+
+
+def test_the_warmup_job_pulls_the_mirrored_image_with_the_same_secret(out):
+    job = warmup_job(out, "mirror", "catalog")
+    assert job_container(job)["image"] == nim_container(predictor(out, "mirror", "catalog"))["image"]
+    assert job_container(job)["image"].startswith(MIRROR + "/")
+    assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "corp-pull"}]
+
+
+def test_the_pull_secret_is_the_stores_then_the_environments_then_ngc_secret(out):
+    def pulls(env: str, name: str) -> list[dict[str, str]]:
+        return predictor(out, env, name)["imagePullSecrets"]
+    assert pulls("mirror", "own-pull") == [{"name": "team-pull"}]
+    assert pulls("mirror", "catalog") == [{"name": "corp-pull"}]
+    assert pulls("mirror", "own-image") == [{"name": "corp-pull"}]
+    assert pulls("scale", "fixed") == [{"name": "ngc-secret"}]
+
+
+def test_without_a_mirror_the_catalog_image_comes_from_nvcr(out):
+    assert nim_container(predictor(out, "scale", "fixed"))["image"] == CATALOG_IMAGE
+
+
+# -- air gap: a prefilled cache without an NGC key
+
+
+def test_a_prefilled_cache_serves_without_an_ngc_key(out):
+    env = server_env(out, "airgap", "offline")
+    assert "NGC_API_KEY" not in env
+    assert not [j for j in out["airgap"].of("Job")]              # nothing downloads
+    pod = predictor(out, "airgap", "offline")
+    (mount,) = [m for m in nim_container(pod)["volumeMounts"] if m["mountPath"] == env["NIM_CACHE_PATH"]]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["persistentVolumeClaim"]["claimName"] == "offline-cache"
+
+
+# -- spec.network: proxy and CA bundle
+
+
+def proxy_of(env: dict[str, Any]) -> dict[str, Any]:
+    found = {name: env.get(name) for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")}
+    for name, value in found.items():
+        assert env.get(name.lower()) == value, f"{name.lower()} differs from {name}"
+    return found
+
+
+def test_the_environments_proxy_reaches_the_server_and_the_warmup_in_both_spellings(out):
+    for env in (server_env(out, "proxy", "inherits"), env_of(job_container(warmup_job(out, "proxy", "inherits")))):
+        proxy = proxy_of(env)
+        assert proxy["HTTP_PROXY"] == "http://proxy.corp.example.com:3128"
+        assert proxy["HTTPS_PROXY"] == "http://proxy.corp.example.com:3129"
+        no_proxy = proxy["NO_PROXY"].split(",")
+        assert no_proxy[:2] == [".corp.example.com", "10.0.0.0/8"]          # the user's first
+        assert [h for h in no_proxy if h in CLUSTER_NO_PROXY] == CLUSTER_NO_PROXY
+
+
+def ca_of(pod: dict[str, Any], container: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The ConfigMap volume holding the file the CA variables name, and that file's path."""
+    env = env_of(container)
+    (path,) = {env[name] for name in CA_VARIABLES}
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    (item,) = volume["configMap"]["items"]
+    assert path == f"{mount['mountPath'].rstrip('/')}/{item['path']}"
+    return volume["configMap"], path
+
+
+def test_the_ca_bundle_is_mounted_read_only_and_every_client_pointed_at_it(out):
+    pod = predictor(out, "proxy", "inherits")
+    config_map, _ = ca_of(pod, nim_container(pod))
+    assert config_map["name"] == "corp-ca" and config_map["items"][0]["key"] == "corp.pem"
+    assert server_env(out, "proxy", "inherits")["NIM_SDK_USE_NATIVE_TLS"] == "1"
+    job = warmup_job(out, "proxy", "inherits")
+    config_map, _ = ca_of(job["spec"]["template"]["spec"], job_container(job))
+    assert config_map["name"] == "corp-ca"
+    assert env_of(job_container(job))["NIM_SDK_USE_NATIVE_TLS"] == "1"
+
+
+def test_a_workloads_proxy_replaces_the_environments_whole_and_keeps_its_ca_bundle(out):
+    env = server_env(out, "proxy", "own-proxy")
+    proxy = proxy_of(env)
+    assert proxy["HTTPS_PROXY"] == "http://team-proxy.example.com:8080"
+    assert proxy["HTTP_PROXY"] is None                        # not inherited from the environment's proxy
+    no_proxy = proxy["NO_PROXY"].split(",")
+    assert no_proxy[0] == ".team.example.com" and ".corp.example.com" not in no_proxy
+    assert [h for h in no_proxy if h in CLUSTER_NO_PROXY] == CLUSTER_NO_PROXY
+    pod = predictor(out, "proxy", "own-proxy")
+    assert ca_of(pod, nim_container(pod))[0]["name"] == "corp-ca"
+
+
+def test_a_workloads_ca_bundle_replaces_the_environments_and_keeps_its_proxy(out):
+    pod = predictor(out, "proxy", "own-ca")
+    config_map, _ = ca_of(pod, nim_container(pod))
+    assert config_map["name"] == "team-ca" and config_map["items"][0]["key"] == "ca-bundle.crt"   # the default key
+    assert proxy_of(server_env(out, "proxy", "own-ca"))["HTTP_PROXY"] == "http://proxy.corp.example.com:3128"
+
+
+def test_without_a_network_no_proxy_or_ca_variable_is_set(out):
+    env = server_env(out, "scale", "fixed")
+    assert not {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "NIM_SDK_USE_NATIVE_TLS", *CA_VARIABLES} & set(env)
+
+
+# -- spec.probes.startup.seconds
+
+
+def startup_seconds(out: dict[str, Objects], env: str, name: str) -> int:
+    probe = nim_container(predictor(out, env, name))["startupProbe"]
+    return probe["failureThreshold"] * probe["periodSeconds"]
+
+
+def test_the_startup_probe_allows_the_window_a_workload_asks_for(out):
+    assert startup_seconds(out, "scale", "paced") == 300
+    assert startup_seconds(out, "scale", "default-pace") == STANDARD_WINDOW
+
+
+def test_a_knative_workloads_long_window_moves_its_progress_deadline(out):
+    assert startup_seconds(out, "kn", "slow") == 3600
+    annotations = out["kn"].get("InferenceService", "slow", "team")["metadata"]["annotations"]
+    assert annotations[PROGRESS_DEADLINE] == f"{3600 + PULL_ALLOWANCE_SECONDS}s"
+
+
+# -- autoscalers: one replica per start-up window, KEDA's fallback
+
+
+def scale_up_policy(behavior: dict[str, Any]) -> dict[str, Any]:
+    (policy,) = behavior["scaleUp"]["policies"]
+    return policy
+
+
+def test_an_hpa_adds_one_pod_per_start_up_window_and_keeps_its_scale_down_window(out):
+    for name, window in (("paced", 300), ("default-pace", STANDARD_WINDOW)):
+        behavior = out["scale"].get("HorizontalPodAutoscaler", name, "team")["spec"]["behavior"]
+        assert scale_up_policy(behavior) == {"type": "Pods", "value": 1, "periodSeconds": window}
+        assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 600
+
+
+def scaled_object(out: dict[str, Objects], name: str) -> dict[str, Any]:
+    return out["keda"].get("ScaledObject", name, "team")
+
+
+def test_a_keda_scaled_object_hands_its_hpa_the_same_pace(out):
+    behavior = scaled_object(out, "concurrent")["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert scale_up_policy(behavior) == {"type": "Pods", "value": 1, "periodSeconds": 240}
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 600
+
+
+def test_a_keda_average_value_trigger_falls_back_to_min_replicas_never_below_the_current(out):
+    spec = scaled_object(out, "concurrent")["spec"]
+    (trigger,) = spec["triggers"]
+    assert trigger["metricType"] == "AverageValue"
+    assert spec["fallback"] == {"failureThreshold": 3, "replicas": 2, "behavior": "currentReplicasIfHigher"}
+
+
+def test_a_keda_latency_trigger_has_no_fallback(out):
+    spec = scaled_object(out, "latency")["spec"]
+    (trigger,) = spec["triggers"]
+    assert trigger["metricType"] == "Value" and "fallback" not in spec
+
+
+# -- the misuses: one small environment each, resolved together once -----------------------------------------------
+
+KAI = {"scheduler": {"name": "kai"}}
+SHARE = {"cpu": "4", "memory": "32Gi", "gpuFraction": 0.5}
+# the names nimgen sets itself, with a value each and the field the message names instead
+OWNED = {
+    "NIM_MODEL_PROFILE": ("vllm-fp16-tp1", "spec.profile"),
+    "NIM_TAGS_SELECTOR": ("profile=latency", "spec.profile"),
+    "NIM_CACHE_PATH": ("/models", "spec.store"),
+    "NGC_API_KEY": ({"secretKeyRef": {"name": "ngc", "key": "key"}}, "spec.store.ngc.secret"),
+    "NIM_SERVER_PORT": ("9000", "port 8000"),
+    "NIM_PEFT_SOURCE": ("/loras", "spec.lora.source"),
+    "HTTPS_PROXY": ("http://proxy.example.com:3128", "spec.network.proxy"),
+    "SSL_CERT_FILE": ("/etc/ssl/corp.pem", "spec.network.caBundle"),
+}
+
+
+def entry(name: str, value: Any) -> dict[str, Any]:
+    return {"name": name, "valueFrom": value} if isinstance(value, dict) else var(name, value)
+
+
+# entries of workload leaky of environment `credentials`: index -> (name, literal)
+LEAKS = [("HF_HUB_TOKEN_VALUE", HF_LITERAL), ("NGC_KEY_COPY", NGC_LITERAL), ("AWS_ACCESS_KEY_ID", AWS_LITERAL),
+         ("MY_API_TOKEN", PLAIN_SECRET)]
+# where a credential is, or a reference to one: allowed
+HARMLESS = [var("API_TOKEN_FILE", "/var/run/secrets/token"), var("MY_API_TOKEN_PATH", "/var/run/token"),
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+            var("MY_API_TOKEN_EMPTY", "")]
+LORA_PVC = {"source": {"pvc": {"claim": "adapters"}}}
+LORA_S3 = {"source": {"uri": "s3://team/adapters"}}
+OFFLINE = {"dataSource": "offline", "prefilled": True}
+H100_PROFILE = "tensorrt_llm-h100-bf16-tp1-throughput"
+CREDENTIAL_PROXY = "http://svc-user:" + "s3cr3tpass" + "@proxy.corp.example.com:3128"
+
+# environment -> (environment spec, {workload: spec})
+SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
+    # spec.env
+    "owned": ({}, {"w": workload(env=[entry(name, value) for name, (value, _) in OWNED.items()])}),
+    "owned-env": ({"nim": {"env": [var("NIM_LOG_LEVEL", "DEBUG"), var("NIM_CACHE_PATH", "/models")]}},
+                  {"w": workload()}),
+    "twice": ({}, {"w": workload(env=[var("A", "1"), var("B", "2"), var("A", "3")])}),
+    "twice-env": ({"nim": {"env": [var("A", "1"), var("A", "2")]}}, {"w": workload()}),
+    "credentials": ({}, {"leaky": workload(env=[var(name, value) for name, value in LEAKS] + HARMLESS)}),
+    "credentials-env": ({"nim": {"env": [var("SERVICE_PASSWORD", PLAIN_SECRET)]}}, {"w": workload()}),
+    # a GPU share: nimgen bounds the engine's memory with NIM_KVCACHE_PERCENT (KAI does not isolate it)
+    "kvcache": (KAI, {"share": workload(compute=SHARE, env=[var("NIM_KVCACHE_PERCENT", "0.9")]),
+                      "whole": workload(env=[var("NIM_KVCACHE_PERCENT", "0.9")])}),
+    "kvcache-env": ({**KAI, "nim": {"env": [var("NIM_KVCACHE_PERCENT", "0.9")]}},
+                    {"share": workload(compute=SHARE), "opted-out": workload(compute=SHARE, env=[removed("NIM_KVCACHE_PERCENT")]),
+                     "whole": workload()}),
+    # spec.lora
+    "lora-pinned": ({}, {"w": workload(lora=LORA_PVC)}),                     # ONE_GPU pins vllm-fp16-tp1
+    "lora-auto-off": ({}, {"w": workload(profile={"auto": {"lora": False}}, lora=LORA_PVC)}),
+    "lora-old-kserve": ({"kserve": {"version": "0.15"}},
+                        {"w": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora=LORA_S3)}),
+    "lora-knative": ({"kserve": {"deploymentMode": "Knative"}, "autoscaling": {"backend": "knative"}},
+                     {"w": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora=LORA_S3)}),
+    "lora-limits": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"},
+                                       lora={**LORA_PVC, "maxAdapters": 8, "maxCpuAdapters": 4})}),
+    "lora-pvc-uri": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"},
+                                        lora={"source": {"uri": "pvc://adapters/llama"}})}),
+    "lora-unasked": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"})}),
+    # images
+    "mirror-misfit": ({"images": {"mirror": MIRROR}}, {"w": workload(profile={"name": H100_PROFILE})}),
+    # air gap
+    "keyless": ({}, {"w": workload(store={"ngc": {"cache": {"dataSource": "offline"}}})}),
+    "prefilled-new-claim": ({}, {"w": workload(store={"ngc": {"cache": {"dataSource": "cache", "prefilled": True}}})}),
+    "prefilled-warmup": ({}, {"w": workload(store={"ngc": {**NGC, "cache": {**OFFLINE, "warmup": True}}})}),
+    "keyless-warmup": ({}, {"w": workload(store={"ngc": {"cache": {**OFFLINE, "warmup": True}}})}),
+    # spec.network
+    "proxy-credentials": ({"network": {"proxy": {"http": CREDENTIAL_PROXY}}}, {}),
+    "proxy-credentials-workload": ({}, {"w": workload(network={"proxy": {"https": CREDENTIAL_PROXY}})}),
+    # spec.probes.startup.seconds
+    "start-long": ({}, {"w": workload(probes={"startup": {"seconds": 421}})}),
+    "start-edge": ({}, {"w": workload(probes={"startup": {"seconds": STANDARD_WINDOW}})}),
+    "passthrough-nim2": ({}, {"w": workload(**adapters("2.1.0", "vllm-fp16-tp1-lora"),
+                                            lora={**LORA_PVC, "maxAdapters": 2},
+                                            env=[var("NIM_PASSTHROUGH_ARGS", "--max-num-seqs 64")])}),
+    "kvcache-env-listed": ({**KAI, "nim": {"env": [var("NIM_KVCACHE_PERCENT", "0.9")]}},
+                           {"share": workload(compute=SHARE, env=[var("NIM_MAX_MODEL_LEN", "8192")])}),
+    "lora-mesh-old-k8s": ({"kubernetesVersion": "1.28"},
+                          {"w": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora=LORA_S3,
+                                         access={"type": "authenticated"})}),
+    "keyless-secret-key": ({}, {"w": workload(store={"ngc": {"secretKey": "api-key", "cache": OFFLINE}})}),
+    # the shapes the schemas refuse
+    "shapes": ({}, {
+        "value-and-remove": workload(env=[{"name": "X", "value": "1", "remove": True}]),
+        "boolean": workload(env=[var("X", True)]),
+        "remove-false": workload(env=[{"name": "X", "remove": False}]),
+        "bad-name": workload(env=[var("1X", "1")]),
+        "two-sources": workload(profile={"name": "vllm-fp16-tp1-lora"},
+                                lora={"source": {**LORA_PVC["source"], **LORA_S3["source"]}}),
+        "no-adapters": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora={**LORA_PVC, "maxAdapters": 0}),
+        "short-start": workload(probes={"startup": {"seconds": 10}}),
+    }),
+    "mirror-scheme": ({"images": {"mirror": "https://registry.corp.example.com/nim"}}, {}),
+    # layering: errors in entries of the base workload and of the environment's file over it
+    "positions": ({}, {}),
+}
+# workload mixed of environment positions: the base's entries and the environment's over them
+MIXED_BASE = workload(env=[var("A", "1"), var("NIM_CACHE_PATH", "/models"), var("B", "2")])
+MIXED_OVER = {"env": [var("B", HF_LITERAL), var("NIM_SERVER_PORT", "9000"), var("C", "3")]}
+# workload dup of environment twice-over: a name twice in the environment's file over a base
+DUP_BASE = workload(env=[var("A", "1")])
+DUP_OVER = {"env": [var("B", "1"), var("B", "2")]}
+SCENARIOS["twice-over"] = ({}, {})
+
+
+@pytest.fixture(scope="module")
+def misuse_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = bare_repo(tmp_path_factory.mktemp("nim-settings-misuse") / "repo")
+    write(root / "templates" / "models" / "test--adapters.yaml", ADAPTERS_MODEL)
+    add_datasource(root, "cache", {"pvc": {"size": "100Gi"}})
+    add_datasource(root, "offline", {"existingClaim": "offline-cache"})
+    for env, (spec, workloads) in SCENARIOS.items():
+        add_environment(root, env, spec)
+        add_project(root, env, "team", {"gpus": 32})
+        for name, spec_ in workloads.items():
+            add_workload(root, env, "team", name, spec_)
+    add_layered_workload(root, "positions", "team", "mixed", MIXED_BASE, MIXED_OVER)
+    add_layered_workload(root, "twice-over", "team", "dup", DUP_BASE, DUP_OVER)
+    return root
+
+
+@pytest.fixture(scope="module")
+def diagnostics(misuse_repo: Path) -> dict[str, list[Diagnostic]]:
+    """Every diagnostic of the repository, filed under its environment; a base file's under the environment that
+    enables it (only one does)."""
+    try:
+        found = compile_all(misuse_repo, render=False).problems
+    except BuildFailed as failed:
+        found = list(failed.diagnostics)
+    owners = {base_file("mixed"): "positions", base_file("dup"): "twice-over"}
+    by_env: dict[str, list[Diagnostic]] = {env: [] for env in SCENARIOS}
+    for d in found:
+        env = owners.get(d.file) or d.file.split("/")[1]
+        assert env in by_env, f"a diagnostic outside the scenarios: {d.text()}"
+        by_env[env].append(d)
+    return by_env
+
+
+def errors(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
+    return [d for d in diagnostics[env] if d.severity == "error"]
+
+
+def warnings(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
+    return [d for d in diagnostics[env] if d.severity == "warning"]
+
+
+def test_dump(diagnostics):
+    for env, ds in diagnostics.items():
+        for d in ds:
+            print(env, "|", d.text())
+    assert 0
