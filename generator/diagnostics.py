@@ -33,6 +33,8 @@ CREDENTIAL_PATTERN = re.compile(
     r"nvapi-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{20,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bgh[pousr]_[A-Za-z0-9]{20,}"
     r"|github_pat_[A-Za-z0-9_]{20,}|\bsk-[A-Za-z0-9_-]{20,}|\bxox[abprs]-[A-Za-z0-9-]{10,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+# A URL's user information (scheme://user:password@host): redacted wherever a message repeats a URL.
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 # C0 and DEL, C1, line/paragraph separators, bidirectional controls, BOM/zero-width format characters, surrogates.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
@@ -56,6 +58,8 @@ def safe(text: str) -> str:
         text = NGC_KEY_PATTERN.sub(REDACTED, text)
     if CREDENTIAL_PATTERN.search(text):
         text = CREDENTIAL_PATTERN.sub("<redacted>", text)
+    if "@" in text and _URL_USERINFO.search(text):
+        text = _URL_USERINFO.sub(r"\1<redacted>@", text)
     return text
 
 

@@ -49,6 +49,7 @@ HF_LITERAL = "hf_" + "q7Rk2LmN8pX4vT1wZ9yB3c"
 NGC_LITERAL = "nvapi-" + "Qw3rTy8uIo2pAs5dFg7h"
 AWS_LITERAL = "AKIA" + "J7Q2XW5Z8K3M4N6P"
 PLAIN_SECRET = "correct-horse-battery"
+KAI = {"scheduler": {"name": "kai"}}                  # GPU shares need the KAI scheduler
 
 # A catalog model of the test's own: a LoRA profile on a NIM 2.x release, which the product catalog lacks (its only
 # 2.x release, meta/llama-3.3-70b-instruct 2.0.3, ships no LoRA profile), and a 1.x release the catalog pins by
@@ -123,6 +124,7 @@ WARM = {"ngc": {**NGC, "cache": {"dataSource": "cache", "warmup": True}}}
 BUILT_ENVIRONMENTS: dict[str, dict[str, Any]] = {
     "layers": {"nim": {"env": LAYERS_ENV}},
     "lora": {},
+    "lora-kai": KAI,
     "mirror": {"images": {"mirror": MIRROR, "pullSecret": "corp-pull"}},
     "airgap": {},
     "proxy": {"network": NETWORK},
@@ -147,7 +149,14 @@ BUILT_WORKLOADS: dict[str, dict[str, dict[str, Any]]] = {
         "from-s3": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora={"source": {"uri": "s3://team/adapters"}}),
         "nim2": workload(**adapters("2.1.0", "vllm-fp16-tp1-lora"), lora={
             "source": {"pvc": {"claim": "adapters"}}, "maxAdapters": 2, "maxCpuAdapters": 8, "refreshSeconds": 60}),
+        # the model downloaded too: KServe downloads both, each to its own folder
+        "all-s3": workload(profile={"name": "vllm-fp16-tp1-lora"}, store={"uri": "s3://team/llama-3.1-8b"},
+                           lora={"source": {"uri": "s3://team/adapters"}}),
     },
+    # half a GPU of a NIM 2 release serving adapters: the memory bound and the limits are all engine flags
+    "lora-kai": {"half": workload(**adapters("2.1.0", "vllm-fp16-tp1-lora"),
+                                  compute={"cpu": "4", "memory": "32Gi", "gpuFraction": 0.5},
+                                  lora={"source": {"pvc": {"claim": "adapters"}}, "maxAdapters": 2})},
     "mirror": {
         "catalog": workload(store=WARM),
         "pinned": workload(**adapters("1.5.0", "vllm-fp16-tp1")),
@@ -183,8 +192,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for env, spec in BUILT_ENVIRONMENTS.items():
         add_environment(root, env, spec)
         add_project(root, env, "team", {"gpus": 32})
-        for name, spec_ in BUILT_WORKLOADS[env].items():
-            add_workload(root, env, "team", name, spec_)
+        for name, workload_spec in BUILT_WORKLOADS[env].items():
+            add_workload(root, env, "team", name, workload_spec)
     add_layered_workload(root, "layers", "team", "layered", LAYERED_BASE, LAYERED_OVER)
     result = run(root, "build")
     assert result.exit_code == 0, result.stderr
@@ -333,9 +342,24 @@ def test_adapter_limits_are_engine_flags_on_a_nim_2_release(out):
     assert env["NIM_PEFT_REFRESH_INTERVAL"] == "60" and env[PEFT_SOURCE]
 
 
+def test_a_nim_2_share_serving_adapters_gets_every_engine_flag_in_one_variable(out):
+    env = server_env(out, "lora-kai", "half")                # env_of refuses a second NIM_PASSTHROUGH_ARGS
+    assert env["NIM_PASSTHROUGH_ARGS"].split() == ["--gpu-memory-utilization", "0.5", "--max-loras", "2"]
+    assert "NIM_KVCACHE_PERCENT" not in env
+
+
+def test_a_downloaded_model_and_downloaded_adapters_land_in_different_folders(out):
+    pod = predictor(out, "lora", "all-s3")
+    env = server_env(out, "lora", "all-s3")
+    uris = {u["uri"]: u["mountPath"] for u in pod["storageUris"]}
+    assert uris["s3://team/adapters"] == env[PEFT_SOURCE]
+    assert uris["s3://team/llama-3.1-8b"] == env["NIM_CACHE_PATH"] != env[PEFT_SOURCE]
+
+
 def test_adapters_without_limits_set_no_limit(out):
     env = server_env(out, "lora", "from-s3")
-    assert not {"NIM_MAX_GPU_LORAS", "NIM_MAX_CPU_LORAS", "NIM_PEFT_REFRESH_INTERVAL", "NIM_PASSTHROUGH_ARGS"} & set(env)
+    limits = {"NIM_MAX_GPU_LORAS", "NIM_MAX_CPU_LORAS", "NIM_PEFT_REFRESH_INTERVAL", "NIM_PASSTHROUGH_ARGS"}
+    assert not limits & set(env)
 
 
 def test_profile_auto_with_adapters_picks_a_lora_profile(out):
@@ -458,7 +482,8 @@ def test_a_workloads_ca_bundle_replaces_the_environments_and_keeps_its_proxy(out
 
 def test_without_a_network_no_proxy_or_ca_variable_is_set(out):
     env = server_env(out, "scale", "fixed")
-    assert not {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "NIM_SDK_USE_NATIVE_TLS", *CA_VARIABLES} & set(env)
+    outbound = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "NIM_SDK_USE_NATIVE_TLS", *CA_VARIABLES}
+    assert not outbound & set(env)
 
 
 # -- spec.probes.startup.seconds
@@ -520,7 +545,6 @@ def test_a_keda_latency_trigger_has_no_fallback(out):
 
 # -- the misuses: one small environment each, resolved together once -----------------------------------------------
 
-KAI = {"scheduler": {"name": "kai"}}
 SHARE = {"cpu": "4", "memory": "32Gi", "gpuFraction": 0.5}
 # the names nimgen sets itself, with a value each and the field the message names instead
 OWNED = {
@@ -552,7 +576,8 @@ OFFLINE = {"dataSource": "offline", "prefilled": True}
 H100_PROFILE = "tensorrt_llm-h100-bf16-tp1-throughput"
 CREDENTIAL_PROXY = "http://svc-user:" + "s3cr3tpass" + "@proxy.corp.example.com:3128"
 
-# environment -> (environment spec, {workload: spec})
+# environment -> (environment spec, {workload: spec}); environments positions and twice-over also enable one
+# layered workload each (below)
 SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
     # spec.env
     "owned": ({}, {"w": workload(env=[entry(name, value) for name, (value, _) in OWNED.items()])}),
@@ -560,14 +585,23 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                   {"w": workload()}),
     "twice": ({}, {"w": workload(env=[var("A", "1"), var("B", "2"), var("A", "3")])}),
     "twice-env": ({"nim": {"env": [var("A", "1"), var("A", "2")]}}, {"w": workload()}),
+    "twice-over": ({}, {}),
     "credentials": ({}, {"leaky": workload(env=[var(name, value) for name, value in LEAKS] + HARMLESS)}),
     "credentials-env": ({"nim": {"env": [var("SERVICE_PASSWORD", PLAIN_SECRET)]}}, {"w": workload()}),
+    "positions": ({}, {}),
     # a GPU share: nimgen bounds the engine's memory with NIM_KVCACHE_PERCENT (KAI does not isolate it)
     "kvcache": (KAI, {"share": workload(compute=SHARE, env=[var("NIM_KVCACHE_PERCENT", "0.9")]),
                       "whole": workload(env=[var("NIM_KVCACHE_PERCENT", "0.9")])}),
     "kvcache-env": ({**KAI, "nim": {"env": [var("NIM_KVCACHE_PERCENT", "0.9")]}},
-                    {"share": workload(compute=SHARE), "opted-out": workload(compute=SHARE, env=[removed("NIM_KVCACHE_PERCENT")]),
+                    {"share": workload(compute=SHARE),
+                     "opted-out": workload(compute=SHARE, env=[removed("NIM_KVCACHE_PERCENT")]),
                      "whole": workload()}),
+    "kvcache-env-listed": ({**KAI, "nim": {"env": [var("NIM_KVCACHE_PERCENT", "0.9")]}},
+                           {"share": workload(compute=SHARE, env=[var("NIM_MAX_MODEL_LEN", "8192")])}),
+    # a NIM 2 release takes adapter limits as engine flags in NIM_PASSTHROUGH_ARGS
+    "passthrough-nim2": ({}, {"w": workload(**adapters("2.1.0", "vllm-fp16-tp1-lora"),
+                                            lora={**LORA_PVC, "maxAdapters": 2},
+                                            env=[var("NIM_PASSTHROUGH_ARGS", "--max-num-seqs 64")])}),
     # spec.lora
     "lora-pinned": ({}, {"w": workload(lora=LORA_PVC)}),                     # ONE_GPU pins vllm-fp16-tp1
     "lora-auto-off": ({}, {"w": workload(profile={"auto": {"lora": False}}, lora=LORA_PVC)}),
@@ -579,29 +613,26 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                                        lora={**LORA_PVC, "maxAdapters": 8, "maxCpuAdapters": 4})}),
     "lora-pvc-uri": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"},
                                         lora={"source": {"uri": "pvc://adapters/llama"}})}),
+    # token access puts the namespace in the (sidecar) mesh; before Kubernetes 1.29 no native sidecar
+    "lora-mesh-old-k8s": ({"kubernetesVersion": "1.28"},
+                          {"w": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora=LORA_S3,
+                                         access={"type": "authenticated"})}),
     "lora-unasked": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"})}),
     # images
     "mirror-misfit": ({"images": {"mirror": MIRROR}}, {"w": workload(profile={"name": H100_PROFILE})}),
+    "mirror-scheme": ({"images": {"mirror": "https://registry.corp.example.com/nim"}}, {}),
     # air gap
     "keyless": ({}, {"w": workload(store={"ngc": {"cache": {"dataSource": "offline"}}})}),
     "prefilled-new-claim": ({}, {"w": workload(store={"ngc": {"cache": {"dataSource": "cache", "prefilled": True}}})}),
     "prefilled-warmup": ({}, {"w": workload(store={"ngc": {**NGC, "cache": {**OFFLINE, "warmup": True}}})}),
     "keyless-warmup": ({}, {"w": workload(store={"ngc": {"cache": {**OFFLINE, "warmup": True}}})}),
+    "keyless-secret-key": ({}, {"w": workload(store={"ngc": {"secretKey": "api-key", "cache": OFFLINE}})}),
     # spec.network
     "proxy-credentials": ({"network": {"proxy": {"http": CREDENTIAL_PROXY}}}, {}),
     "proxy-credentials-workload": ({}, {"w": workload(network={"proxy": {"https": CREDENTIAL_PROXY}})}),
     # spec.probes.startup.seconds
-    "start-long": ({}, {"w": workload(probes={"startup": {"seconds": 421}})}),
+    "start-long": ({}, {"w": workload(probes={"startup": {"seconds": STANDARD_WINDOW + 10}})}),
     "start-edge": ({}, {"w": workload(probes={"startup": {"seconds": STANDARD_WINDOW}})}),
-    "passthrough-nim2": ({}, {"w": workload(**adapters("2.1.0", "vllm-fp16-tp1-lora"),
-                                            lora={**LORA_PVC, "maxAdapters": 2},
-                                            env=[var("NIM_PASSTHROUGH_ARGS", "--max-num-seqs 64")])}),
-    "kvcache-env-listed": ({**KAI, "nim": {"env": [var("NIM_KVCACHE_PERCENT", "0.9")]}},
-                           {"share": workload(compute=SHARE, env=[var("NIM_MAX_MODEL_LEN", "8192")])}),
-    "lora-mesh-old-k8s": ({"kubernetesVersion": "1.28"},
-                          {"w": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora=LORA_S3,
-                                         access={"type": "authenticated"})}),
-    "keyless-secret-key": ({}, {"w": workload(store={"ngc": {"secretKey": "api-key", "cache": OFFLINE}})}),
     # the shapes the schemas refuse
     "shapes": ({}, {
         "value-and-remove": workload(env=[{"name": "X", "value": "1", "remove": True}]),
@@ -612,10 +643,8 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                                 lora={"source": {**LORA_PVC["source"], **LORA_S3["source"]}}),
         "no-adapters": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora={**LORA_PVC, "maxAdapters": 0}),
         "short-start": workload(probes={"startup": {"seconds": 10}}),
+        "odd-start": workload(probes={"startup": {"seconds": 305}}),      # the probe asks every 10 s
     }),
-    "mirror-scheme": ({"images": {"mirror": "https://registry.corp.example.com/nim"}}, {}),
-    # layering: errors in entries of the base workload and of the environment's file over it
-    "positions": ({}, {}),
 }
 # workload mixed of environment positions: the base's entries and the environment's over them
 MIXED_BASE = workload(env=[var("A", "1"), var("NIM_CACHE_PATH", "/models"), var("B", "2")])
@@ -623,7 +652,6 @@ MIXED_OVER = {"env": [var("B", HF_LITERAL), var("NIM_SERVER_PORT", "9000"), var(
 # workload dup of environment twice-over: a name twice in the environment's file over a base
 DUP_BASE = workload(env=[var("A", "1")])
 DUP_OVER = {"env": [var("B", "1"), var("B", "2")]}
-SCENARIOS["twice-over"] = ({}, {})
 
 
 @pytest.fixture(scope="module")
@@ -635,8 +663,8 @@ def misuse_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for env, (spec, workloads) in SCENARIOS.items():
         add_environment(root, env, spec)
         add_project(root, env, "team", {"gpus": 32})
-        for name, spec_ in workloads.items():
-            add_workload(root, env, "team", name, spec_)
+        for name, workload_spec in workloads.items():
+            add_workload(root, env, "team", name, workload_spec)
     add_layered_workload(root, "positions", "team", "mixed", MIXED_BASE, MIXED_OVER)
     add_layered_workload(root, "twice-over", "team", "dup", DUP_BASE, DUP_OVER)
     return root
@@ -663,12 +691,348 @@ def errors(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnosti
     return [d for d in diagnostics[env] if d.severity == "error"]
 
 
-def warnings(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
-    return [d for d in diagnostics[env] if d.severity == "warning"]
+def position(root: Path, file: str, *path: str | int, key: bool = False) -> tuple[int, int]:
+    """The 1-based line and column where the value (or, with key, the mapping key) at `path` is written in a file
+    a test wrote."""
+    node: Any = yaml.compose((root / file).read_text())
+    mark = node.start_mark
+    for part in path:
+        if isinstance(part, int):
+            node = node.value[part]
+            mark = node.start_mark
+        else:
+            ((key_node, node),) = [(k, v) for k, v in node.value if k.value == part]
+            mark = key_node.start_mark if key else node.start_mark
+    return mark.line + 1, mark.column + 1
 
 
-def test_dump(diagnostics):
-    for env, ds in diagnostics.items():
-        for d in ds:
-            print(env, "|", d.text())
-    assert 0
+def dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(f"[{k}]" if isinstance(k, int) else k for k in path).replace(".[", "[")
+
+
+def assert_at(d: Diagnostic, root: Path, file: str, *path: str | int, reported: tuple[str | int, ...] | None = None,
+              key: bool = False) -> None:
+    """The diagnostic names the file, the dotted path (`reported`, when the layered document's path differs from
+    the file's) and the line and column of the value at `path` in that file."""
+    assert (d.file, d.path) == (file, dotted(reported or path)), d.text()
+    assert (d.line, d.column) == position(root, file, *path, key=key), d.text()
+
+
+def only_error(diagnostics: dict[str, list[Diagnostic]], env: str) -> Diagnostic:
+    found = diagnostics[env]
+    assert len(found) == 1 and found[0].severity == "error", [d.text() for d in found]
+    return found[0]
+
+
+# -- spec.env
+
+
+@pytest.mark.parametrize("index,name", list(enumerate(OWNED)))
+def test_a_name_nimgen_sets_is_refused_in_a_workload_with_the_field_that_sets_it(diagnostics, misuse_repo, index,
+                                                                                 name):
+    (error,) = [d for d in errors(diagnostics, "owned") if d.path == f"spec.env[{index}].name"]
+    assert_at(error, misuse_repo, workload_file("owned", "w"), "spec", "env", index, "name")
+    assert error.message.startswith(f"nimgen sets {name} itself, from ") and OWNED[name][1] in error.message
+    assert len(errors(diagnostics, "owned")) == len(OWNED)         # one per entry, nothing else
+
+
+def test_a_name_nimgen_sets_is_refused_in_the_environments_nim_env(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "owned-env")
+    assert_at(error, misuse_repo, environment_file("owned-env"), "spec", "nim", "env", 1, "name")
+    assert "nimgen sets NIM_CACHE_PATH itself, from spec.store" in error.message
+
+
+def test_a_name_set_twice_in_one_list_is_refused_at_the_second(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "twice")
+    file = workload_file("twice", "w")
+    assert_at(error, misuse_repo, file, "spec", "env", 2, "name")
+    assert "A is set twice" in error.message
+    assert f"line {position(misuse_repo, file, 'spec', 'env', 0)[0]}" in error.hint
+
+
+def test_a_name_set_twice_in_the_environments_nim_env_is_refused_at_the_second(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "twice-env")
+    assert_at(error, misuse_repo, environment_file("twice-env"), "spec", "nim", "env", 1, "name")
+    assert "A is set twice" in error.message
+
+
+def test_a_name_set_twice_in_an_environments_file_over_a_base_is_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "twice-over")
+    assert_at(error, misuse_repo, workload_file("twice-over", "dup"), "spec", "env", 1, "name",
+              reported=("spec", "env", 2, "name"))
+    assert "B is set twice" in error.message
+
+
+@pytest.mark.parametrize("index", range(len(LEAKS)))
+def test_a_literal_credential_is_refused_at_its_value_and_never_echoed(diagnostics, misuse_repo, index):
+    name, literal = LEAKS[index]
+    found = [d for d in errors(diagnostics, "credentials") if d.path == f"spec.env[{index}].value"]
+    (error,) = [d for d in found if "credential written as a literal" in d.message]
+    assert_at(error, misuse_repo, workload_file("credentials", "leaky"), "spec", "env", index, "value")
+    assert name in error.message and "secretKeyRef" in error.hint
+    for d in found:            # an NGC key is also refused wherever it is written: neither message repeats it
+        assert literal not in d.message and literal not in (d.hint or "") and literal not in d.text()
+
+
+def test_a_location_of_a_credential_or_a_reference_to_one_is_no_credential(diagnostics):
+    # the HARMLESS entries follow the leaks: none of them is reported
+    assert {d.path for d in errors(diagnostics, "credentials")} == {f"spec.env[{i}].value" for i in range(len(LEAKS))}
+
+
+def test_a_literal_credential_in_the_environments_nim_env_is_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "credentials-env")
+    assert_at(error, misuse_repo, environment_file("credentials-env"), "spec", "nim", "env", 0, "value")
+    assert "SERVICE_PASSWORD" in error.message and PLAIN_SECRET not in error.text()
+
+
+def test_nim_kvcache_percent_on_a_gpu_share_is_refused_and_free_on_a_whole_gpu(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "kvcache")
+    assert_at(error, misuse_repo, workload_file("kvcache", "share"), "spec", "env", 0, "name")
+    assert "nimgen sets NIM_KVCACHE_PERCENT for this workload itself" in error.message
+
+
+def test_nim_kvcache_percent_from_the_environment_is_refused_on_a_share_unless_it_removes_it(diagnostics, misuse_repo):
+    # the share that says nothing is told where to drop it; the one that removes it and the whole GPU are silent
+    error = only_error(diagnostics, "kvcache-env")
+    assert_at(error, misuse_repo, workload_file("kvcache-env", "share"), "spec", key=True)
+    assert "the environment's spec.nim.env (environments/kvcache-env/environment.yaml) sets NIM_KVCACHE_PERCENT" \
+        in error.message
+    assert "{name: NIM_KVCACHE_PERCENT, remove: true}" in error.hint
+    error = only_error(diagnostics, "kvcache-env-listed")
+    assert_at(error, misuse_repo, workload_file("kvcache-env-listed", "share"), "spec", "env", key=True)
+
+
+def test_nim_passthrough_args_on_a_nim_2_workload_with_adapter_limits_is_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "passthrough-nim2")
+    assert_at(error, misuse_repo, workload_file("passthrough-nim2", "w"), "spec", "env", 0, "name")
+    assert "nimgen sets NIM_PASSTHROUGH_ARGS for this workload itself" in error.message
+
+
+def test_errors_in_layered_env_entries_point_at_the_file_that_wrote_each(diagnostics, misuse_repo):
+    found = {d.path: d for d in errors(diagnostics, "positions")}
+    assert len(found) == len(diagnostics["positions"]) == 3
+    # inherited from the base workload, at its index in both
+    assert_at(found["spec.env[1].name"], misuse_repo, base_file("mixed"), "spec", "env", 1, "name")
+    # the environment's B replaced the base's in place (index 2 of the layered list, 0 of its file)
+    over = workload_file("positions", "mixed")
+    assert_at(found["spec.env[2].value"], misuse_repo, over, "spec", "env", 0, "value",
+              reported=("spec", "env", 2, "value"))
+    # a new name appended after the base's entries (index 3 of the layered list, 1 of its file)
+    assert_at(found["spec.env[3].name"], misuse_repo, over, "spec", "env", 1, "name",
+              reported=("spec", "env", 3, "name"))
+    assert "NIM_CACHE_PATH" in found["spec.env[1].name"].message
+    assert "NIM_SERVER_PORT" in found["spec.env[3].name"].message
+
+
+@pytest.mark.parametrize("workload_name,path,words", [
+    ("value-and-remove", ("spec", "env", 0), "exactly one of value, valueFrom or remove"),
+    ("boolean", ("spec", "env", 0, "value"), "an env value is a string"),
+    ("remove-false", ("spec", "env", 0, "remove"), "remove is true or absent"),
+    ("bad-name", ("spec", "env", 0, "name"), "not a valid environment variable name"),
+    ("two-sources", ("spec", "lora", "source"), "set exactly one of pvc or uri"),
+    ("no-adapters", ("spec", "lora", "maxAdapters"), "less than the minimum of 1"),
+    ("short-start", ("spec", "probes", "startup", "seconds"), "10 is not a start-up window nimgen takes"),
+    ("odd-start", ("spec", "probes", "startup", "seconds"), "305 is not a start-up window nimgen takes"),
+])
+def test_a_shape_the_schema_refuses_is_located(diagnostics, misuse_repo, workload_name, path, words):
+    (error,) = [d for d in errors(diagnostics, "shapes") if d.file == workload_file("shapes", workload_name)]
+    assert_at(error, misuse_repo, workload_file("shapes", workload_name), *path)
+    assert words in error.message
+
+
+# -- spec.lora
+
+
+def test_adapters_on_a_pinned_profile_without_lora_are_refused_at_spec_lora(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-pinned")
+    assert_at(error, misuse_repo, workload_file("lora-pinned", "w"), "spec", "lora")
+    assert "profile vllm-fp16-tp1 cannot serve LoRA adapters" in error.message
+
+
+def test_adapters_with_auto_lora_false_are_refused_at_auto_lora(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-auto-off")
+    assert_at(error, misuse_repo, workload_file("lora-auto-off", "w"), "spec", "profile", "auto", "lora")
+    assert "needs a LoRA profile" in error.message
+
+
+def test_adapters_from_object_storage_need_kserve_0_16(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-old-kserve")
+    assert_at(error, misuse_repo, workload_file("lora-old-kserve", "w"), "spec", "lora", "source", "uri")
+    assert "KServe 0.15" in error.message and "storageUris" in error.message
+
+
+def test_adapters_from_object_storage_are_refused_in_knative_mode(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-knative")
+    assert_at(error, misuse_repo, workload_file("lora-knative", "w"), "spec", "lora", "source", "uri")
+    assert "Knative mode" in error.message
+
+
+def test_fewer_host_memory_adapters_than_gpu_adapters_are_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-limits")
+    assert_at(error, misuse_repo, workload_file("lora-limits", "w"), "spec", "lora", "maxCpuAdapters")
+    assert "maxCpuAdapters (4) is below maxAdapters (8)" in error.message
+
+
+def test_adapters_on_a_claim_are_not_a_pvc_uri(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-pvc-uri")
+    assert_at(error, misuse_repo, workload_file("lora-pvc-uri", "w"), "spec", "lora", "source", "uri")
+    assert "mounted, not downloaded" in error.message and "pvc" in error.hint
+
+
+def test_adapters_downloaded_in_the_mesh_need_native_sidecars(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-mesh-old-k8s")
+    assert_at(error, misuse_repo, workload_file("lora-mesh-old-k8s", "w"), "spec", "lora", "source", "uri")
+    assert "native sidecar" in error.message and "Kubernetes 1.28" in error.message
+
+
+def test_a_lora_profile_without_adapters_is_a_warning_at_the_profile(diagnostics, misuse_repo):
+    (warning,) = diagnostics["lora-unasked"]
+    assert warning.severity == "warning"
+    assert_at(warning, misuse_repo, workload_file("lora-unasked", "w"), "spec", "profile")
+    assert "vllm-fp16-tp1-lora serves LoRA adapters, but spec.lora names none" in warning.message
+
+
+# -- images
+
+
+def test_a_profile_for_other_gpus_is_refused_through_a_mirror(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "mirror-misfit")
+    assert_at(error, misuse_repo, workload_file("mirror-misfit", "w"), "spec", "profile", "name")
+    assert f"profile {H100_PROFILE} cannot run on node pool 'l40s'" in error.message
+
+
+def test_a_mirror_with_a_scheme_is_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "mirror-scheme")
+    assert_at(error, misuse_repo, environment_file("mirror-scheme"), "spec", "images", "mirror")
+    assert "is not a registry path" in error.message
+
+
+# -- air gap
+
+
+def test_an_ngc_store_without_a_key_or_a_prefilled_cache_is_refused_by_the_schema(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "keyless")
+    assert_at(error, misuse_repo, workload_file("keyless", "w"), "spec", "store", "ngc",
+              reported=("spec", "store", "ngc", "secret"))
+    assert "store.ngc needs secret" in error.message and "prefilled: true" in error.hint
+
+
+def test_a_prefilled_cache_must_be_an_existing_claim(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "prefilled-new-claim")
+    assert_at(error, misuse_repo, workload_file("prefilled-new-claim", "w"), "spec", "store", "ngc", "cache",
+              "prefilled")
+    assert "data source 'cache' is a claim nimgen creates" in error.message
+
+
+def test_a_prefilled_cache_needs_no_warmup(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "prefilled-warmup")
+    assert_at(error, misuse_repo, workload_file("prefilled-warmup", "w"), "spec", "store", "ngc", "cache", "warmup")
+    assert "a prefilled cache needs no warm-up" in error.message
+
+
+def test_a_warmup_without_an_ngc_key_is_refused(diagnostics, misuse_repo):
+    found = errors(diagnostics, "keyless-warmup")
+    (error,) = [d for d in found if "needs an NGC key" in d.message]
+    assert_at(error, misuse_repo, workload_file("keyless-warmup", "w"), "spec", "store", "ngc", "cache", "warmup")
+    assert {d.path for d in found} == {"spec.store.ngc.cache.warmup"}
+
+
+def test_a_secret_key_without_a_secret_is_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "keyless-secret-key")
+    assert_at(error, misuse_repo, workload_file("keyless-secret-key", "w"), "spec", "store", "ngc", "secretKey")
+
+
+# -- spec.network
+
+
+def test_a_proxy_url_with_credentials_is_refused_in_the_environment_and_in_a_workload(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "proxy-credentials")
+    assert_at(error, misuse_repo, environment_file("proxy-credentials"), "spec", "network", "proxy", "http")
+    assert "not a proxy URL without credentials" in error.message
+    error = only_error(diagnostics, "proxy-credentials-workload")
+    assert_at(error, misuse_repo, workload_file("proxy-credentials-workload", "w"), "spec", "network", "proxy", "https")
+
+
+def test_a_refused_proxy_url_does_not_echo_its_password(diagnostics):
+    for env in ("proxy-credentials", "proxy-credentials-workload"):
+        (error,) = diagnostics[env]
+        assert "s3cr3tpass" not in error.text()
+
+
+# -- spec.probes.startup.seconds
+
+
+def test_a_standard_mode_start_up_window_past_420_seconds_is_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "start-long")
+    assert_at(error, misuse_repo, workload_file("start-long", "w"), "spec", "probes", "startup", "seconds")
+    assert "at most 420s" in error.message and "Knative mode" in error.hint
+    assert diagnostics["start-edge"] == []                     # 420 itself fits
+
+
+# -- layering: a keyed list merged item by item, each item's positions from the file that wrote it
+
+
+BASE_TEXT = """\
+kind: InferenceWorkload
+spec:
+  env:
+    - {name: A, value: a}
+    - name: B
+      valueFrom: {secretKeyRef: {name: s, key: k}}
+    - {name: C, value: c}
+  scheduling: {nodePools: [l40s, h100]}
+"""
+OVER_TEXT = """\
+kind: InferenceWorkload
+spec:
+  scheduling: {nodePools: [a100]}
+  env:
+    - {name: D, value: d}
+    - {name: B, value: b2}
+    - {name: C, remove: true}
+"""
+
+
+def test_layering_merges_an_env_list_by_name_with_each_items_position():
+    base, problems = parse(BASE_TEXT, "base.yaml")
+    assert base is not None and not problems
+    over, problems = parse(OVER_TEXT, "over.yaml")
+    assert over is not None and not problems
+    merged = merge(base, over)
+    assert merged.data["spec"]["env"] == [{"name": "A", "value": "a"}, {"name": "B", "value": "b2"},
+                                          {"name": "C", "remove": True}, {"name": "D", "value": "d"}]
+    at = merged.where
+    assert at(("spec", "env", 0)) == ("base.yaml", 4, 7)
+    assert at(("spec", "env", 0, "value")) == ("base.yaml", 4, 24)
+    assert at(("spec", "env", 1)) == ("over.yaml", 6, 7)                # replaced in place
+    assert at(("spec", "env", 1, "value")) == ("over.yaml", 6, 24)
+    assert at(("spec", "env", 1, "value"), key=True) == ("over.yaml", 6, 17)
+    assert at(("spec", "env", 2, "remove")) == ("over.yaml", 7, 25)
+    assert at(("spec", "env", 3, "name")) == ("over.yaml", 5, 14)       # appended
+    # nothing of the replaced items' own fields is left pointing into the base
+    assert ("spec", "env", 1, "valueFrom") not in merged.positions
+    assert ("spec", "env", 2, "value") not in merged.positions
+    # a list that is not keyed is replaced as a whole
+    assert merged.data["spec"]["scheduling"]["nodePools"] == ["a100"]
+    assert at(("spec", "scheduling", "nodePools", 0)) == ("over.yaml", 3, 28)
+    assert ("spec", "scheduling", "nodePools", 1) not in merged.positions
+
+
+def test_layering_merges_the_environments_nim_env_by_name():
+    base, _ = parse("kind: Environment\nspec:\n  nim:\n    env: [{name: A, value: a}, {name: B, value: b}]\n",
+                    "base.yaml")
+    over, _ = parse("kind: Environment\nspec:\n  nim:\n    env: [{name: B, remove: true}, {name: C, value: c}]\n",
+                    "over.yaml")
+    assert base is not None and over is not None
+    merged = merge(base, over)
+    assert [e["name"] for e in merged.data["spec"]["nim"]["env"]] == ["A", "B", "C"]
+    assert merged.data["spec"]["nim"]["env"][1] == {"name": "B", "remove": True}
+    assert merged.where(("spec", "nim", "env", 0))[0] == "base.yaml"
+    assert merged.where(("spec", "nim", "env", 1, "remove"))[0] == "over.yaml"
+
+
+def test_a_url_with_user_information_is_redacted_wherever_a_message_repeats_it():
+    from nimgen.diagnostics import safe
+    shown = safe("cannot reach http://svc-user:s3cr3tpass@proxy.corp.example.com:3128 (hf_" + "a" * 30 + ")")
+    assert "s3cr3tpass" not in shown and "svc-user" not in shown and "hf_aaaa" not in shown
+    assert "http://<redacted>@proxy.corp.example.com:3128" in shown

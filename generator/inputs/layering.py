@@ -83,15 +83,16 @@ def merge(base: Document, over: Document) -> Document:
         for i, item in enumerate(left):
             if isinstance(item, dict) and isinstance(item.get(key), str):
                 index.setdefault(item[key], i)
+        replaced: set[int] = set()
         for j, item in enumerate(right):
             name = item.get(key) if isinstance(item, dict) else None
             found = index.get(name) if isinstance(name, str) else None
-            if found is None:
+            if found is None or found in replaced:
+                # a new name, or a name the same file sets twice: appended, for resolve to report the duplicate
                 found = len(result)
                 result.append(item)
-                if isinstance(name, str):
-                    index[name] = found
             else:
+                replaced.add(found)
                 result[found] = item
             moved(path + (j,), path + (found,))
         if path in over.positions:
