@@ -223,9 +223,9 @@ class Environment:
     allow_public_endpoints: bool
     auto_tolerate_taints: bool
     labels: Labels
-    images: Images = Images(None, None)
-    nim_env: tuple[EnvSetting, ...] = ()  # spec.nim.env: every NIM container's variables, under each workload's
-    network: OutboundNetwork = OutboundNetwork()
+    images: Images
+    nim_env: tuple[EnvSetting, ...]      # spec.nim.env: every NIM container's variables, under each workload's
+    network: OutboundNetwork             # how NIM reaches NGC and object stores, unless a workload says otherwise
 
     def priority(self, name: str) -> Priority | None:
         return next((p for p in self.priorities if p.name == name), None)

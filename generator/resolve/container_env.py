@@ -9,11 +9,13 @@ credential is refused: it would be committed to out/ and git.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from ..diagnostics import CREDENTIAL_PATTERN, Diagnostic
 from ..inputs.load import Document, PathKey
 from ..model import ConfigMapKeyRef, EnvRemoval, EnvSetting, EnvValue, EnvVar, SecretKeyRef
+from . import nim
+from .context import WorkloadContext
 from .outbound import CA_ENV_NAMES, PROXY_NAMES
 
 # Names nimgen sets from other fields, and the field a user changes instead. Sources for each name's meaning:
@@ -109,3 +111,47 @@ def layered(defaults: tuple[EnvVar, ...], layers: tuple[tuple[EnvSetting, ...], 
     default_names = {v.name for v in defaults}
     return (tuple(v for v in found.values() if v.name in default_names),
             tuple(v for v in found.values() if v.name not in default_names))
+
+
+WORKLOAD_ENV = ("spec", "env")
+
+
+def server_env(ctx: WorkloadContext, head: tuple[EnvVar, ...], owned: tuple[EnvVar, ...]) -> tuple[EnvVar, ...]:
+    """The NIM container's variables: nimgen's own (`head`), its defaults as the user's layers leave them, what
+    the workload's other fields set (`owned`), then the user's other variables. A layer that sets a variable
+    nimgen sets for this workload only (a GPU share's memory bound, LoRA limits) is an error where it is
+    written."""
+    settings, problems = env_settings(ctx.doc, WORKLOAD_ENV)
+    ctx.problems.extend(problems)
+    fields = {v.name for v in head + owned} - set(OWNED)      # OWNED names: refused by env_settings already
+    for i, item in enumerate(ctx.spec.get("env", ())):
+        if item["name"] in fields and not item.get("remove"):
+            ctx.error(WORKLOAD_ENV + (i, "name"), f"nimgen sets {item['name']} for this workload itself (a GPU "
+                      "share's memory bound, or LoRA limits)", "drop this entry; set the field that decides it instead")
+    removed = {s.name for s in settings if isinstance(s, EnvRemoval)}
+    inherited = sorted(({s.name for s in ctx.env.nim_env if isinstance(s, EnvVar)} & fields) - removed)
+    if inherited:
+        ctx.error(WORKLOAD_ENV if "env" in ctx.spec else ("spec",), f"the environment's spec.nim.env "
+                  f"({ctx.env.source}) sets {', '.join(inherited)}, which nimgen sets for this workload itself",
+                  f"drop it for this workload: spec.env: [{{name: {inherited[0]}, remove: true}}]", key=True)
+    defaults, extras = layered(nim.DEFAULT_ENV, (ctx.env.nim_env, settings))
+    written = {item["name"]: i for i, item in enumerate(ctx.spec.get("env", ()))}
+    for var in defaults + extras:
+        origin = (ctx.from_doc(WORKLOAD_ENV + (written[var.name],)) if var.name in written
+                  else f"environment ({ctx.env.source})" if any(s.name == var.name for s in ctx.env.nim_env)
+                  else "default")
+        ctx.record(f"env.{var.name}", shown(var.value), origin)
+    return head + defaults + owned + extras
+
+
+def shown(value: EnvValue) -> str:
+    """A variable's value as `explain` prints it (a reference by what it names)."""
+    match value:
+        case str(text):
+            return text
+        case SecretKeyRef(name, key):
+            return f"Secret {name}, key {key}"
+        case ConfigMapKeyRef(name, key):
+            return f"ConfigMap {name}, key {key}"
+        case _:
+            assert_never(value)

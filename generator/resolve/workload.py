@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..diagnostics import Diagnostic, errors_in
 from ..inputs.load import Document
-from typing import Any, assert_never
-
-from ..model import ConfigMapKeyRef, DeploymentMode, EnvRemoval, EnvValue, EnvVar, Environment, SecretKeyRef, LoraFromUri, Project, Workload, labels_of
+from ..model import DeploymentMode, EnvVar, Environment, LoraFromUri, Project, Workload, labels_of
 from . import mesh, naming, nim
 from .access import ingress_policy, plaintext_ports, resolve_access
 from .compute import compute_spec, engine_env, resolve_compute, share_annotations
@@ -16,7 +16,7 @@ from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .container_env import OWNED, env_settings, layered
+from .container_env import server_env
 from .images import pull_secrets
 from .lora import resolve_lora
 from .outbound import ca_volumes, outbound_env, outbound_of
@@ -56,7 +56,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
                   f"'<name>{naming.longest_suffix(mode)}', which must fit in {naming.MAX_NAME}",
                   f"use at most {longest} characters for a {mode.value}-mode workload")
     access = resolve_access(ctx, mode)
-    initializer = uses_storage_initializer(ctx.spec) or isinstance(lora.lora and lora.lora.source, LoraFromUri)
+    initializer = uses_storage_initializer(ctx.spec) or (lora.lora is not None and isinstance(lora.lora.source, LoraFromUri))
     pod_annotations = mesh.pod_annotations(env, traits.meshed, initializer)
     if mesh.needs_native_sidecar(env, traits.meshed, initializer) and not env.native_sidecars:
         at = ("spec", "store", "uri") if uses_storage_initializer(ctx.spec) else ("spec", "lora", "source", "uri")
@@ -98,45 +98,3 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
 def requested_start(spec: dict[str, Any]) -> int | None:
     seconds = spec.get("probes", {}).get("startup", {}).get("seconds")
     return seconds if isinstance(seconds, int) else None
-
-
-def server_env(ctx: WorkloadContext, head: tuple[EnvVar, ...], owned: tuple[EnvVar, ...]) -> tuple[EnvVar, ...]:
-    """The NIM container's variables: nimgen's own, its defaults as the user's layers leave them, then the user's
-    other variables. A layer that sets a variable nimgen sets for this workload only (an engine bound, a LoRA
-    limit) is an error where it is written."""
-    settings, problems = env_settings(ctx.doc, WORKLOAD_ENV)
-    ctx.problems.extend(problems)
-    fields = {v.name for v in head + owned} - set(OWNED)      # OWNED names: refused by env_settings already
-    for i, setting in enumerate(ctx.spec.get("env", ())):
-        if setting["name"] in fields and not setting.get("remove"):
-            ctx.error(WORKLOAD_ENV + (i, "name"), f"nimgen sets {setting['name']} for this workload itself (a GPU "
-                      "share's memory bound, or LoRA limits)", "drop this entry; set the field that decides it instead")
-    removed = {s.name for s in settings if isinstance(s, EnvRemoval)}
-    inherited = sorted(({s.name for s in ctx.env.nim_env if isinstance(s, EnvVar)} & fields) - removed)
-    if inherited:
-        ctx.error(WORKLOAD_ENV if "env" in ctx.spec else ("spec",), f"the environment's spec.nim.env "
-                  f"({ctx.env.source}) sets {', '.join(inherited)}, which nimgen sets for this workload itself",
-                  f"drop it for this workload: spec.env: [{{name: {inherited[0]}, remove: true}}]", key=True)
-    defaults, extras = layered(nim.DEFAULT_ENV, (ctx.env.nim_env, settings))
-    written = {item["name"]: i for i, item in enumerate(ctx.spec.get("env", ()))}
-    for var in defaults + extras:
-        origin = (ctx.from_doc(WORKLOAD_ENV + (written[var.name],)) if var.name in written
-                  else f"environment ({ctx.env.source})" if any(s.name == var.name for s in ctx.env.nim_env)
-                  else "default")
-        ctx.record(f"env.{var.name}", shown(var.value), origin)
-    return head + defaults + owned + extras
-
-
-def shown(value: EnvValue) -> str:
-    match value:
-        case str(text):
-            return text
-        case SecretKeyRef(name, key):
-            return f"Secret {name}, key {key}"
-        case ConfigMapKeyRef(name, key):
-            return f"ConfigMap {name}, key {key}"
-        case _:
-            assert_never(value)
-
-
-WORKLOAD_ENV = ("spec", "env")
