@@ -162,6 +162,9 @@ BUILT_WORKLOADS: dict[str, dict[str, dict[str, Any]]] = {
         "pinned": workload(**adapters("1.5.0", "vllm-fp16-tp1")),
         "own-image": workload(model={"image": CATALOG_IMAGE}, compute={"cpu": "4", "memory": "32Gi", "gpus": 1}),
         "own-pull": workload(store={"ngc": {**NGC, "pullSecret": "team-pull"}}),
+        # the warm-up runs the same image's downloader: a variable that redirects downloads must reach it too
+        "redirected": workload(store=WARM, env=[var("NIM_REPOSITORY_OVERRIDE", "s3://nim-mirror/"),
+                                                removed("NIM_JSONL_LOGGING")]),
     },
     "airgap": {"offline": workload(store={"ngc": {"cache": {"dataSource": "offline", "prefilled": True}}})},
     "proxy": {
@@ -1036,3 +1039,10 @@ def test_a_url_with_user_information_is_redacted_wherever_a_message_repeats_it()
     shown = safe("cannot reach http://svc-user:s3cr3tpass@proxy.corp.example.com:3128 (hf_" + "a" * 30 + ")")
     assert "s3cr3tpass" not in shown and "svc-user" not in shown and "hf_aaaa" not in shown
     assert "http://<redacted>@proxy.corp.example.com:3128" in shown
+
+
+def test_the_warmup_gets_the_servers_variables_as_the_layers_leave_them(out):
+    job_env = env_of(job_container(warmup_job(out, "mirror", "redirected")))
+    assert job_env["NIM_REPOSITORY_OVERRIDE"] == "s3://nim-mirror/"
+    assert job_env["NIM_LOG_LEVEL"] == "INFO" and "NIM_JSONL_LOGGING" not in job_env
+    assert job_env["NIM_REPOSITORY_OVERRIDE"] == server_env(out, "mirror", "redirected")["NIM_REPOSITORY_OVERRIDE"]

@@ -9,6 +9,7 @@ credential is refused: it would be committed to out/ and git.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, assert_never
 
 from ..diagnostics import CREDENTIAL_PATTERN, Diagnostic
@@ -116,24 +117,24 @@ def layered(defaults: tuple[EnvVar, ...], layers: tuple[tuple[EnvSetting, ...], 
 WORKLOAD_ENV = ("spec", "env")
 
 
-def server_env(ctx: WorkloadContext, head: tuple[EnvVar, ...], owned: tuple[EnvVar, ...]) -> tuple[EnvVar, ...]:
-    """The NIM container's variables: nimgen's own (`head`), its defaults as the user's layers leave them, what
-    the workload's other fields set (`owned`), then the user's other variables. A layer that sets a variable
-    nimgen sets for this workload only (a GPU share's memory bound, LoRA limits) is an error where it is
-    written."""
+@dataclass(frozen=True)
+class UserEnv:
+    """nimgen's defaults as the user's layers leave them, and the user's other variables (in the order first set):
+    the server gets them, and so does its warm-up, which runs the same image's downloader (a variable such as
+    NIM_REPOSITORY_OVERRIDE must apply to both)."""
+
+    defaults: tuple[EnvVar, ...]
+    extras: tuple[EnvVar, ...]
+    settings: tuple[EnvSetting, ...]     # the workload's own layer, as written
+
+    @property
+    def all(self) -> tuple[EnvVar, ...]:
+        return self.defaults + self.extras
+
+
+def user_env(ctx: WorkloadContext) -> UserEnv:
     settings, problems = env_settings(ctx.doc, WORKLOAD_ENV)
     ctx.problems.extend(problems)
-    fields = {v.name for v in head + owned} - set(OWNED)      # OWNED names: refused by env_settings already
-    for i, item in enumerate(ctx.spec.get("env", ())):
-        if item["name"] in fields and not item.get("remove"):
-            ctx.error(WORKLOAD_ENV + (i, "name"), f"nimgen sets {item['name']} for this workload itself (a GPU "
-                      "share's memory bound, or LoRA limits)", "drop this entry; set the field that decides it instead")
-    removed = {s.name for s in settings if isinstance(s, EnvRemoval)}
-    inherited = sorted(({s.name for s in ctx.env.nim_env if isinstance(s, EnvVar)} & fields) - removed)
-    if inherited:
-        ctx.error(WORKLOAD_ENV if "env" in ctx.spec else ("spec",), f"the environment's spec.nim.env "
-                  f"({ctx.env.source}) sets {', '.join(inherited)}, which nimgen sets for this workload itself",
-                  f"drop it for this workload: spec.env: [{{name: {inherited[0]}, remove: true}}]", key=True)
     defaults, extras = layered(nim.DEFAULT_ENV, (ctx.env.nim_env, settings))
     written = {item["name"]: i for i, item in enumerate(ctx.spec.get("env", ()))}
     for var in defaults + extras:
@@ -141,7 +142,26 @@ def server_env(ctx: WorkloadContext, head: tuple[EnvVar, ...], owned: tuple[EnvV
                   else f"environment ({ctx.env.source})" if any(s.name == var.name for s in ctx.env.nim_env)
                   else "default")
         ctx.record(f"env.{var.name}", shown(var.value), origin)
-    return head + defaults + owned + extras
+    return UserEnv(defaults, extras, settings)
+
+
+def server_env(ctx: WorkloadContext, head: tuple[EnvVar, ...], owned: tuple[EnvVar, ...], user: UserEnv) -> tuple[EnvVar, ...]:
+    """The NIM container's variables: nimgen's own (`head`), its defaults as the user's layers leave them, what
+    the workload's other fields set (`owned`), then the user's other variables, so that a $(VAR) in a user's
+    value sees all of nimgen's. A layer that sets a variable nimgen sets for this workload only (a GPU share's
+    memory bound, LoRA limits) is an error where it is written."""
+    fields = {v.name for v in head + owned} - set(OWNED)      # OWNED names: refused by env_settings already
+    for i, item in enumerate(ctx.spec.get("env", ())):
+        if item["name"] in fields and not item.get("remove"):
+            ctx.error(WORKLOAD_ENV + (i, "name"), f"nimgen sets {item['name']} for this workload itself (a GPU "
+                      "share's memory bound, or LoRA limits)", "drop this entry; set the field that decides it instead")
+    removed = {s.name for s in user.settings if isinstance(s, EnvRemoval)}
+    inherited = sorted(({s.name for s in ctx.env.nim_env if isinstance(s, EnvVar)} & fields) - removed)
+    if inherited:
+        ctx.error(WORKLOAD_ENV if "env" in ctx.spec else ("spec",), f"the environment's spec.nim.env "
+                  f"({ctx.env.source}) sets {', '.join(inherited)}, which nimgen sets for this workload itself",
+                  f"drop it for this workload: spec.env: [{{name: {inherited[0]}, remove: true}}]", key=True)
+    return head + user.defaults + owned + user.extras
 
 
 def shown(value: EnvValue) -> str:

@@ -84,7 +84,8 @@ def pull_secret(spec: dict[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class Outbound:
-    """What a container that downloads needs to reach out: proxy and CA variables, the CA bundle's volume."""
+    """What the warm-up gets besides the store's own: the proxy and CA variables and the CA bundle's volume, and
+    the user's variables (the server's, so both download alike)."""
 
     env: tuple[EnvVar, ...]
     volumes: tuple[Volume, ...]

@@ -16,7 +16,7 @@ from .monitoring import scrape
 from .pinning import model_reference, pin_profile
 from .placement import candidate_pools, resolve_placement
 from .scaling import disruption_budget, resolve_scaling
-from .container_env import server_env
+from .container_env import server_env, user_env
 from .images import pull_secrets
 from .lora import resolve_lora
 from .outbound import ca_volumes, outbound_env, outbound_of
@@ -45,10 +45,11 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     rollout = resolve_rollout(ctx, scaling, mode)
     network = outbound_of(ctx.spec.get("network", {}), env.network)
     outbound = Outbound(outbound_env(network), *ca_volumes(network))
+    user = user_env(ctx)
     storage = resolve_storage(ctx, mode, Mounters(scaling.max_replicas, rollout.surge_replicas), image,
                               decision.pin if decision else "",
                               decision.profile.download_bytes if decision and decision.profile else None, labels, pulls,
-                              read_only_root, outbound)
+                              read_only_root, Outbound(outbound.env + user.all, outbound.volumes, outbound.mounts))
     lora = resolve_lora(ctx, mode, decision, ref.version if ref else None)
     longest = naming.longest_workload_name(mode)
     if len(ctx.name) > longest:
@@ -71,7 +72,7 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
         return None, ctx.problems
     owned = nim.joined_engine_args(engine_env(compute.gpu, ref.version) + storage.env + lora.env + outbound.env)
     parts = ServerParts(
-        env=server_env(ctx, (EnvVar("NIM_MODEL_PROFILE", decision.pin), nim.PORT_ENV), owned),
+        env=server_env(ctx, (EnvVar("NIM_MODEL_PROFILE", decision.pin), nim.PORT_ENV), owned, user),
         volumes=storage.volumes + lora.volumes + outbound.volumes, mounts=storage.mounts + lora.mounts + outbound.mounts,
         storage_uris=storage.storage_uris + lora.storage_uris, service_account=storage.service_account)
     if errors_in(ctx.problems):          # the user's env (ctx.failed was False above; mypy narrows the property)
