@@ -247,7 +247,8 @@ DNS_VALUES = [
 
 NAME_KEYS = {"name", "project", "secret", "claim", "dataSource", "template", "namespace", "serviceAccount",
              "tokenSecret", "pullSecret", "existingClaim", "revision", "gatewayNamespace", "interceptorNamespace",
-             "nodePools", "nodeType", "nodePoolLabel", "nodeTypeLabel", "priorityClassName", "secretKey"}
+             "nodePools", "nodeType", "nodePoolLabel", "nodeTypeLabel", "priorityClassName", "secretKey", "configMap",
+             "mirror"}
 
 TAGGED_RAW = [
     "!!int abc", "!!int 1.5", "!!int ''", "!!float abc", "!!float ''", "!!bool maybe", "!!bool ''",

@@ -152,6 +152,9 @@ BUILT_WORKLOADS: dict[str, dict[str, dict[str, Any]]] = {
         # the model downloaded too: KServe downloads both, each to its own folder
         "all-s3": workload(profile={"name": "vllm-fp16-tp1-lora"}, store={"uri": "s3://team/llama-3.1-8b"},
                            lora={"source": {"uri": "s3://team/adapters"}}),
+        # adapters from a bucket read with a service account's credentials, the model from a claim
+        "s3-account": workload(profile={"name": "vllm-fp16-tp1-lora"},
+                               lora={"source": {"uri": {"url": "s3://team/adapters", "serviceAccount": "adapter-reader"}}}),
     },
     # half a GPU of a NIM 2 release serving adapters: the memory bound and the limits are all engine flags
     "lora-kai": {"half": workload(**adapters("2.1.0", "vllm-fp16-tp1-lora"),
@@ -616,6 +619,12 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                                        lora={**LORA_PVC, "maxAdapters": 8, "maxCpuAdapters": 4})}),
     "lora-pvc-uri": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"},
                                         lora={"source": {"uri": "pvc://adapters/llama"}})}),
+    "lora-hf-uri": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"},
+                                       lora={"source": {"uri": {"url": "hf://team/one-adapter"}}})}),
+    "lora-two-accounts": ({}, {"w": workload(profile={"name": "vllm-fp16-tp1-lora"},
+                                             store={"uri": {"url": "s3://team/llama", "serviceAccount": "model-reader"}},
+                                             lora={"source": {"uri": {"url": "s3://team/adapters",
+                                                                      "serviceAccount": "adapter-reader"}}})}),
     # token access puts the namespace in the (sidecar) mesh; before Kubernetes 1.29 no native sidecar
     "lora-mesh-old-k8s": ({"kubernetesVersion": "1.28"},
                           {"w": workload(profile={"name": "vllm-fp16-tp1-lora"}, lora=LORA_S3,
@@ -1046,3 +1055,23 @@ def test_the_warmup_gets_the_servers_variables_as_the_layers_leave_them(out):
     assert job_env["NIM_REPOSITORY_OVERRIDE"] == "s3://nim-mirror/"
     assert job_env["NIM_LOG_LEVEL"] == "INFO" and "NIM_JSONL_LOGGING" not in job_env
     assert job_env["NIM_REPOSITORY_OVERRIDE"] == server_env(out, "mirror", "redirected")["NIM_REPOSITORY_OVERRIDE"]
+
+
+def test_adapters_from_a_bucket_run_the_pod_as_the_service_account_holding_its_credentials(out):
+    pod = predictor(out, "lora", "s3-account")
+    assert pod["serviceAccountName"] == "adapter-reader"
+    assert pod.get("automountServiceAccountToken") is not False     # a cloud's workload identity may read it
+    assert [u["uri"] for u in pod["storageUris"]] == ["s3://team/adapters"]
+
+
+def test_adapters_from_a_hugging_face_repository_are_refused(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-hf-uri")
+    assert_at(error, misuse_repo, workload_file("lora-hf-uri", "w"), "spec", "lora", "source", "uri", "url")
+    assert "one folder per adapter" in error.message
+
+
+def test_a_pod_runs_as_one_service_account_for_both_downloads(diagnostics, misuse_repo):
+    error = only_error(diagnostics, "lora-two-accounts")
+    assert_at(error, misuse_repo, workload_file("lora-two-accounts", "w"), "spec", "lora", "source", "uri",
+              "serviceAccount")
+    assert "'adapter-reader'" in error.message and "'model-reader'" in error.message

@@ -291,6 +291,7 @@ class LoraFromUri:
 
     kind: ClassVar[str] = "uri"
     uri: str
+    service_account: str | None = None   # KServe reads s3:// and gs:// credentials from its secrets
 
 
 LoraSource = Union[LoraFromClaim, LoraFromUri]

@@ -89,10 +89,18 @@ def _source(ctx: WorkloadContext, mode: DeploymentMode) -> LoraSource | None:
         claim = ctx.value(LORA + ("source", "pvc", "claim"))
         path = ctx.value(LORA + ("source", "pvc", "path"))
         return LoraFromClaim(claim, path.strip("/") or None if path else None)
-    uri = ctx.value(LORA + ("source", "uri"))
-    at = LORA + ("source", "uri")
+    given = ctx.spec["lora"]["source"]["uri"]
+    at = LORA + ("source", "uri") + (() if isinstance(given, str) else ("url",))
+    uri = ctx.value(at)
+    account = ctx.value(LORA + ("source", "uri", "serviceAccount")) if isinstance(given, dict) else None
     if uri.startswith("pvc://"):
         ctx.error(at, "adapters on a claim are mounted, not downloaded", "use source: {pvc: {claim, path}}")
+        return None
+    if uri.startswith("hf://"):
+        # KServe puts a Hugging Face repository's files straight into the mount path, and NIM looks there for one
+        # folder per adapter: one adapter repository would be no adapter at all
+        ctx.error(at, "NIM reads one folder per adapter from its source, and a hf:// download is one repository's "
+                  "files", "stage the adapters in object storage (s3:// or gs://, one folder each) or on a claim")
         return None
     if not ctx.env.kserve.storage_uris:
         ctx.error(at, f"KServe {ctx.env.kserve.version} downloads one storage URI per InferenceService; adapters "
@@ -104,4 +112,4 @@ def _source(ctx: WorkloadContext, mode: DeploymentMode) -> LoraSource | None:
                   "an init container into the Knative Service, which Knative refuses by default)",
                   "stage the adapters on a claim (source: {pvc: ...}), or run the workload in Standard mode")
         return None
-    return LoraFromUri(uri)
+    return LoraFromUri(uri, account)

@@ -145,7 +145,7 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
     tokens = {f"{w.namespace}/{w.store.token_secret}" for w in workloads if isinstance(w.store, Uri) and w.store.token_secret}
     if tokens:
         need("secrets", f"Secrets with key HF_TOKEN: {_names(tokens)}")
-    accounts = {f"{w.namespace}/{w.store.service_account}" for w in workloads if isinstance(w.store, Uri) and w.store.service_account}
+    accounts = {f"{w.namespace}/{w.service.service_account}" for w in workloads if w.service.service_account}
     if accounts:
         need("storage", f"ServiceAccounts whose secrets hold the object store's credentials: {_names(accounts)}")
     claims = {f"{w.namespace}/{w.store.claim}" for w in workloads if isinstance(w.store, Pvc)}
@@ -157,7 +157,8 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
                if isinstance(w.store, Ngc) and isinstance(w.store.cache, ExistingClaim) and w.store.key is None}
     if offline:
         need("air gap", f"claims that already hold the pinned profile's files (download-to-cache --profile <id>, run "
-                        f"where NGC is reachable): {_names(offline)}; NIM gets no NGC key and serves only what they hold")
+                        f"where NGC is reachable): {_names(offline)}; NIM gets no NGC key, NIM's documented air-gap mode, and "
+                        "serves only what they hold (NIM 1.x documents no other switch that keeps it off NGC)")
     adapters = {f"{w.namespace}/{w.lora.source.claim}" for w in workloads
                 if w.lora is not None and isinstance(w.lora.source, LoraFromClaim)}
     if adapters:

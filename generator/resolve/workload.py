@@ -6,7 +6,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, errors_in
 from ..inputs.load import Document
-from ..model import DeploymentMode, EnvVar, Environment, LoraFromUri, Project, Workload, labels_of
+from ..model import DeploymentMode, EnvVar, Environment, Lora, LoraFromUri, Project, Workload, labels_of
 from . import mesh, naming, nim
 from .access import ingress_policy, plaintext_ports, resolve_access
 from .compute import compute_spec, engine_env, resolve_compute, share_annotations
@@ -74,7 +74,8 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
     parts = ServerParts(
         env=server_env(ctx, (EnvVar("NIM_MODEL_PROFILE", decision.pin), nim.PORT_ENV), owned, user),
         volumes=storage.volumes + lora.volumes + outbound.volumes, mounts=storage.mounts + lora.mounts + outbound.mounts,
-        storage_uris=storage.storage_uris + lora.storage_uris, service_account=storage.service_account)
+        storage_uris=storage.storage_uris + lora.storage_uris,
+        service_account=pod_service_account(ctx, storage.service_account, lora.lora))
     if errors_in(ctx.problems):          # the user's env (ctx.failed was False above; mypy narrows the property)
         return None, ctx.problems
     own = dict(metadata.get("annotations", {}))
@@ -99,3 +100,13 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
 def requested_start(spec: dict[str, Any]) -> int | None:
     seconds = spec.get("probes", {}).get("startup", {}).get("seconds")
     return seconds if isinstance(seconds, int) else None
+
+
+def pod_service_account(ctx: WorkloadContext, store: str | None, lora: Lora | None) -> str | None:
+    """The predictor's one service account, whose secrets KServe's storage initializer reads for every download."""
+    adapters = lora.source.service_account if lora is not None and isinstance(lora.source, LoraFromUri) else None
+    if store and adapters and store != adapters:
+        ctx.error(("spec", "lora", "source", "uri", "serviceAccount"), f"the adapters' service account '{adapters}' "
+                  f"is not the store's '{store}': a pod runs as one, and KServe reads every download's "
+                  "credentials from its secrets", "give both downloads one ServiceAccount that holds both credentials")
+    return store or adapters
