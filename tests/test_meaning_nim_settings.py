@@ -1075,3 +1075,32 @@ def test_a_pod_runs_as_one_service_account_for_both_downloads(diagnostics, misus
     assert_at(error, misuse_repo, workload_file("lora-two-accounts", "w"), "spec", "lora", "source", "uri",
               "serviceAccount")
     assert "'adapter-reader'" in error.message and "'model-reader'" in error.message
+
+
+# property: for any base and environment lists of distinct names, the merged list is the base's names in order with
+# the environment's entries replacing theirs in place and its new names after, each item positioned in its file
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+NAMES = st.lists(st.sampled_from(["A", "B", "C", "D", "E", "F"]), unique=True, max_size=6)
+
+
+def env_text(kind: str, entries: list[tuple[str, str | None]]) -> str:
+    items = ", ".join(f"{{name: {n}, remove: true}}" if v is None else f"{{name: {n}, value: {v}}}" for n, v in entries)
+    return f"kind: {kind}\nspec:\n  env: [{items}]\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(base=NAMES, over=NAMES, removals=st.sets(st.sampled_from(["A", "B", "C", "D", "E", "F"])))
+def test_a_keyed_merge_is_a_replace_in_place_then_append(base, over, removals):
+    base_doc, _ = parse(env_text("InferenceWorkload", [(n, "base") for n in base]), "base.yaml")
+    over_entries = [(n, None if n in removals else "over") for n in over]
+    over_doc, _ = parse(env_text("InferenceWorkload", over_entries), "over.yaml")
+    assert base_doc is not None and over_doc is not None
+    merged = merge(base_doc, over_doc)
+    names = [e["name"] for e in merged.data["spec"]["env"]]
+    assert names == base + [n for n in over if n not in base]
+    for i, entry in enumerate(merged.data["spec"]["env"]):
+        from_over = entry["name"] in over
+        assert merged.where(("spec", "env", i, "name"))[0] == ("over.yaml" if from_over else "base.yaml")
+        assert entry.get("value") == ("base" if not from_over else None if entry["name"] in removals else "over")
