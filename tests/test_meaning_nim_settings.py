@@ -175,6 +175,8 @@ BUILT_WORKLOADS: dict[str, dict[str, dict[str, Any]]] = {
         "own-proxy": workload(network={"proxy": {"https": "http://team-proxy.example.com:8080",
                                                  "noProxy": [".team.example.com"]}}),
         "own-ca": workload(network={"caBundle": {"configMap": "team-ca"}}),
+        # KServe's storage initializer downloads this one, outside the NIM container
+        "from-bucket": workload(store={"uri": "s3://team/llama-3.1-8b"}),
     },
     "kn": {"slow": workload(probes={"startup": {"seconds": 3600}})},
     "scale": {
@@ -1104,3 +1106,11 @@ def test_a_keyed_merge_is_a_replace_in_place_then_append(base, over, removals):
         from_over = entry["name"] in over
         assert merged.where(("spec", "env", i, "name"))[0] == ("over.yaml" if from_over else "base.yaml")
         assert entry.get("value") == ("base" if not from_over else None if entry["name"] in removals else "over")
+
+
+def test_the_readme_names_the_cluster_wide_settings_kserves_storage_initializer_needs_behind_a_proxy(built):
+    needs = [line for line in (built / "out" / "proxy" / "README.md").read_text().splitlines()
+             if "storage initializer" in line]
+    assert len(needs) == 1 and "`from-bucket`" in needs[0] and "`inherits`" not in needs[0]
+    assert "ClusterStorageContainer" in needs[0] and "caBundleConfigMapName" in needs[0]
+    assert not any("storage initializer" in line for line in (built / "out" / "mirror" / "README.md").read_text().splitlines())

@@ -180,7 +180,9 @@ def prerequisites(env: Environment, projects: tuple[Project, ...], workloads: tu
         # of that name switches injection off (storage_initializer_injector.go); research/issue15-kserve-keda-facts.md
         need("network", "KServe's storage initializer downloads for " + _names(initialized) + " with cluster-wide "
                         "settings only: a ClusterStorageContainer whose container env sets the proxy, and "
-                        "storageInitializer.caBundleConfigMapName in inferenceservice-config for the CA bundle")
+                        "storageInitializer.caBundleConfigMapName in inferenceservice-config for the CA bundle (for "
+                        "s3:// also the annotation serving.kserve.io/s3-cabundle-configmap on the ServiceAccount's "
+                        "S3 Secret, read in the workload's namespace)")
     classes = {w.store.cache.storage_class for w in workloads if isinstance(w.store, Ngc)
                and isinstance(w.store.cache, CacheClaim) and w.store.cache.storage_class}
     if classes:
