@@ -21,6 +21,9 @@ from typing import Iterable, Sequence
 
 ERROR = "error"
 WARNING = "warning"
+NOTE = "note"                          # what nimgen did on the user's behalf that they may not expect
+# GitHub's workflow commands for each severity (::error, ::warning, ::notice)
+GITHUB_COMMAND = {ERROR: "error", WARNING: "warning", NOTE: "notice"}
 
 # A literal NGC API key: never in an input file, never echoed.
 NGC_KEY_PATTERN = re.compile(r"nvapi-[A-Za-z0-9_-]{8,}")
@@ -81,14 +84,14 @@ class Diagnostic:
     def text(self) -> str:
         d = self.shown()
         hint = f" [hint: {d.hint}]" if d.hint else ""
-        prefix = "warning: " if d.severity == WARNING else ""
+        prefix = f"{d.severity}: " if d.severity != ERROR else ""
         return f"{d.file}:{d.line}:{d.column}: {d.path}: {prefix}{d.message}{hint}"
 
     def github(self) -> str:
         # A GitHub workflow command: '%', CR and LF escaped in the message, and ',' and ':' too in a property.
         d = self.shown()
         message = f"{d.path}: {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
-        return f"::{d.severity} file={_property(d.file)},line={d.line},col={d.column}::{_data(message)}"
+        return f"::{GITHUB_COMMAND[d.severity]} file={_property(d.file)},line={d.line},col={d.column}::{_data(message)}"
 
 
 def _data(text: str) -> str:

@@ -41,7 +41,7 @@ def _write(path: Path, doc: dict[str, Any]) -> None:
 def add_environment(root: Path, env: str, spec: dict[str, Any]) -> None:
     """An environment over the base one: `spec` is merged over environments/base/environment.yaml."""
     _write(root / "environments" / env / "environment.yaml",
-           {**HEADER, "kind": "Environment", "metadata": {"name": env}, "spec": spec})
+           {**HEADER, "kind": "Environment", "metadata": {"name": env}, "spec": {"base": "base", **spec}})
     (root / "environments" / env / "workloads").mkdir(exist_ok=True)
 
 

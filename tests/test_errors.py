@@ -85,7 +85,7 @@ CASES = [
     ("bad-enum-in-environment", "environments/prod/environment.yaml",
      edit("autoscaling: {backend: keda}", "autoscaling: {backend: kedaa}",
           (FIXTURE / "environments/prod/environment.yaml").read_text()),
-     "environments/prod/environment.yaml:6:26: spec.autoscaling.backend:", "'kedaa' is not one of"),
+     "environments/prod/environment.yaml:7:26: spec.autoscaling.backend:", "'kedaa' is not one of"),
     ("bad-compute-template-file", "templates/compute/small.yaml", textwrap.dedent("""\
         apiVersion: nimgen.dev/v1alpha1
         kind: ComputeTemplate
@@ -109,7 +109,7 @@ CASES = [
      f"{STAGING_NEW}:9:18: spec.access.type:", "wakes only for callers inside the cluster"),
     ("knative-mode-woken-by-the-http-add-on", "environments/dev/environment.yaml",
      edit("scaleFromZero: {via: knative}", "scaleFromZero: {via: keda-http}", (FIXTURE / "environments/dev/environment.yaml").read_text()),
-     "environments/dev/environment.yaml:7:56: spec.autoscaling.scaleFromZero.via:", "Knative's activator wakes workloads"),
+     "environments/dev/environment.yaml:8:56: spec.autoscaling.scaleFromZero.via:", "Knative's activator wakes workloads"),
     # Layering: an error in an environment override points at the override, not at the base it is merged over.
     ("override-wrong-type", PROD_OVERRIDE, textwrap.dedent("""\
         apiVersion: nimgen.dev/v1alpha1

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..diagnostics import Diagnostic, display_path, errors_in
+from ..diagnostics import WARNING, Diagnostic, display_path, errors_in
 from . import sources
 from .layering import merge
 from .load import Document, load_file
@@ -24,6 +25,7 @@ class InputSet:
     workloads: list[Document] = field(default_factory=list)
     gallery: GalleryDocuments = field(default_factory=dict)
     invalid: set[tuple[str, str]] = field(default_factory=set)   # (kind, name) of documents that failed validation
+    disabled: dict[tuple[str, str], Document] = field(default_factory=dict)  # (kind, name): its `enabled: false`
 
 
 class Reader:
@@ -82,18 +84,45 @@ class Reader:
                                                 f"already defined in {table[name].file}"))
         table[name] = doc
 
+    def _inherits(self, env: str) -> bool:
+        """Whether an environment layers on environments/base/: its own environment.yaml says `spec.base: base`
+        (read before layering, since it decides the layers). Without it the environment inherits nothing, and
+        when a base exists the user is told how to keep layering on it."""
+        path = self.root / "environments" / env / sources.ENVIRONMENT_FILE
+        own = self.file(path) if path.is_file() else None
+        spec = _spec_of(own)
+        has_base = sources.base_exists(self.root)
+        if own is None:
+            return has_base                  # no environment.yaml: reported later; layer as before meanwhile
+        if spec.get("base") == sources.BASE:
+            if not has_base:
+                self.problems.append(own.diagnostic(("spec", "base"), "environments/base/ holds no inputs to layer on",
+                                                    "create environments/base/, or drop spec.base"))
+            return True
+        if has_base and "base" not in spec:
+            self.problems.append(own.diagnostic(("spec",), f"environment {env} does not layer on environments/base/: "
+                                                "it inherits none of its settings, projects or workloads",
+                                                "add 'base: base' under spec to layer it on environments/base/ (what "
+                                                "nimgen did before spec.base existed)", key=True, severity=WARNING))
+        return False
+
     def environment(self, env: str, shared: GalleryDocuments) -> InputSet:
         inputs = InputSet(gallery={kind: dict(entries) for kind, entries in shared.items()}, invalid=self.invalid)
         if sources.unreadable_name(env):
             self.problems.append(Diagnostic(f"environments/{env}", 1, 1, "$", "an environment folder name with a "
                                             "control character or bytes that are not UTF-8", "rename the folder"))
             return inputs
-        for layer in sources.environment_layers(self.root, env, self.problems):
+        inherit = self._inherits(env)
+        for layer in sources.environment_layers(self.root, env, self.problems, inherit):
             doc = self.layer(layer)
             if doc is None:
                 continue
             if doc.data.get("enabled") is False:
-                continue  # an environment drops an input inherited from base
+                # an environment drops an input inherited from base (a disabled project takes its workloads along)
+                name, kind = _name_of(doc), sources.expected_kind(layer.relpath)
+                if name is not None and kind is not None:
+                    inputs.disabled[(kind, name)] = doc
+                continue
             expected = sources.expected_kind(layer.relpath)
             gallery: dict[str, Document] | None = None
             if expected is not None and expected in sources.GALLERY_DIRS.values():
@@ -121,6 +150,11 @@ class Reader:
                                             f"environment {env} has no environment.yaml",
                                             "every folder under environments/ (except base) is an environment"))
         return inputs
+
+
+def _spec_of(doc: Document | None) -> dict[str, Any]:
+    spec = doc.data.get("spec") if doc is not None and isinstance(doc.data, dict) else None
+    return spec if isinstance(spec, dict) else {}
 
 
 def _name_of(doc: Document) -> str | None:

@@ -184,13 +184,21 @@ def _relevant(relpath: str) -> bool:
     return len(parts) == 1 or parts[1] in GALLERY_DIRS or (len(parts) == 2 and parts[1] == "")
 
 
-def environment_layers(root: Path, env: str, problems: list[Diagnostic] | None = None) -> list[Layer]:
-    """Every input of one environment, base and environment files paired by relative path, sorted. Problems met
-    while walking the folders (links, special files) are appended to `problems`."""
+def environment_layers(root: Path, env: str, problems: list[Diagnostic] | None = None,
+                       inherit: bool = True) -> list[Layer]:
+    """Every input of one environment, base and environment files paired by relative path (base files only when
+    the environment layers on the base: `inherit`), sorted. Problems met while walking the folders (links,
+    special files) are appended to `problems`."""
     walk = _Walk(root, problems if problems is not None else [])
-    base = walk.files(root / "environments" / BASE, _relevant) if env != BASE else {}
+    base = walk.files(root / "environments" / BASE, _relevant) if env != BASE and inherit else {}
     own = walk.files(root / "environments" / env, _relevant)
     return [Layer(rel, base.get(rel), own.get(rel)) for rel in sorted(base.keys() | own.keys())]
+
+
+def base_exists(root: Path) -> bool:
+    """Whether the repository has a shared layer (environments/base/ with any input in it)."""
+    folder = root / "environments" / BASE
+    return (folder / ENVIRONMENT_FILE).is_file() or any((folder / sub).is_dir() for sub in (*INPUT_DIRS, "templates"))
 
 
 def gallery_files(root: Path, problems: list[Diagnostic] | None = None) -> list[Path]:

@@ -76,10 +76,11 @@ class KServe:
 @dataclass(frozen=True)
 class IngressGateway:
     """The pods through which outside callers reach exposed workloads: a namespace, and there the pods with
-    pod_labels (every pod of it when empty)."""
+    pod_labels (every pod of it when empty); and KServe's ingress domain, when the environment names it."""
 
     namespace: str
     pod_labels: Labels
+    domain: str | None = None
 
 
 @dataclass(frozen=True)

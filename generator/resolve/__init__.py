@@ -7,13 +7,13 @@ value that caused it; resolve keeps going to report as many as it can.
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import NOTE, Diagnostic
 from ..inputs.load import Document
 from ..inputs.reader import InputSet
 from ..model import Environment, Project, ResolvedEnvironment, WakeByKedaHttp, Workload
 from .capacity import capacity
 from .catalog import catalog_model
-from .context import Gallery, suggest
+from .context import Gallery
 from .departments import department_problems, resolve_departments
 from .environment import environment_problems, resolve_environment
 from .mesh import NamespaceTraits, namespace_traits, pod_security_problems
@@ -84,13 +84,20 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
 
     workloads: list[Workload] = []
     seen: dict[tuple[str, str], Document] = {}
+    dropped: dict[str, list[str]] = {}   # a disabled project -> the workloads that go with it
     for doc in inputs.workloads:
         meta = doc.data["metadata"]
         owner = projects.get(meta["project"])
         if owner is None:
-            if ("Project", meta["project"]) not in gallery.invalid:  # else the project file's own errors are reported
-                problems.append(doc.diagnostic(("metadata", "project"), f"unknown project '{meta['project']}' in environment {env_name}",
-                                               suggest(meta["project"], list(projects))))
+            if ("Project", meta["project"]) in inputs.disabled:
+                file, line, _ = doc.where(("metadata", "project"))
+                dropped.setdefault(meta["project"], []).append(f"{meta['name']} ({file}:{line})")
+            elif ("Project", meta["project"]) not in gallery.invalid:  # else the project file's own errors are reported
+                known = ", ".join(sorted(projects)) or "none"
+                problems.append(doc.diagnostic(("metadata", "project"), f"unknown project '{meta['project']}' in "
+                                               f"environment {env_name}",
+                                               f"declare it in environments/{env_name}/projects/{meta['project']}.yaml "
+                                               f"(known projects: {known})"))
             continue
         key = (owner.name, meta["name"])
         if key in seen:
@@ -104,6 +111,10 @@ def resolve(env_name: str, inputs: InputSet) -> tuple[ResolvedEnvironment | None
         if workload is not None:
             workloads.append(workload)
 
+    for off, names in sorted(dropped.items()):
+        problems.append(inputs.disabled[("Project", off)].diagnostic(
+            ("enabled",), f"project {off} is disabled in environment {env_name}, and with it its workloads: "
+            f"{', '.join(sorted(names))}", "to keep a workload, move it to another project", key=True, severity=NOTE))
     problems.extend(quota_problems(projects, workloads, seen))
     ordered = tuple(sorted(workloads, key=lambda w: (w.project, w.name)))
     uses, found_problems = capacity(env, ordered, seen)

@@ -63,8 +63,8 @@ def gateway_of(spec: dict[str, Any]) -> IngressGateway:
     """ingress.gateway names the gateway's namespace and pods; ingress.gatewayNamespace, the older form, the
     namespace alone (every pod of it)."""
     if "gateway" in spec:
-        return IngressGateway(spec["gateway"]["namespace"], labels_of(spec["gateway"].get("podLabels")))
-    return IngressGateway(spec.get("gatewayNamespace", DEFAULT_GATEWAY_NAMESPACE), ())
+        return IngressGateway(spec["gateway"]["namespace"], labels_of(spec["gateway"].get("podLabels")), spec.get("domain"))
+    return IngressGateway(spec.get("gatewayNamespace", DEFAULT_GATEWAY_NAMESPACE), (), spec.get("domain"))
 
 
 def scraper_of(spec: dict[str, Any]) -> Scraper:
