@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -13,8 +14,11 @@ import click
 
 from . import usecases
 from .diagnostics import BuildFailed, Diagnostic, errors_in
+from .nodejs import NodeMissing
 from .report.diagnostics import render
-from .report.diff import format_differences
+from .report.catalog import render_models, render_templates
+from .report.diff import render_differences
+from .report.plan import render_review
 from .report.explain import explain_workload
 
 EXIT_USER_ERROR = 1
@@ -24,13 +28,33 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
+FORMATS = ("text", "json", "github", "markdown")
+
+
+def remember_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """--format is accepted before the subcommand (the group's) and after it (the subcommand's); the later wins."""
+    if value is not None:
+        ctx.ensure_object(dict)["fmt"] = value
+        ctx.find_root().ensure_object(dict)["fmt"] = value
+
+
+def format_option(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, expose_value=False,
+                        callback=remember_format, is_eager=True,
+                        help="How everything the command prints is written (also accepted before the command).")(command)
+
+
+def fmt_of(ctx: click.Context) -> str:
+    return str(ctx.find_root().ensure_object(dict).get("fmt", "text"))
+
+
 def report_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
     """User errors print as diagnostics with exit 1; anything else is a bug: exit 2 with its traceback."""
 
     @wraps(command)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         ctx = click.get_current_context()
-        fmt = ctx.find_root().params.get("fmt", "text")
+        fmt = fmt_of(ctx)
         try:
             return command(*args, **kwargs)
         except BuildFailed as failed:
@@ -42,6 +66,9 @@ def report_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
             ctx.exit(EXIT_USER_ERROR)
         except usecases.NotFound as missing:
             raise click.ClickException(str(missing)) from None
+        except NodeMissing as missing:
+            click.echo(f"nimgen: {missing}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
         except (click.exceptions.Exit, click.ClickException):
             raise
         except Exception:  # noqa: BLE001 - the last line of defence
@@ -53,24 +80,39 @@ def report_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
 
 
 @click.group()
+@click.version_option(package_name="nimgen", prog_name="nimgen")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".",
               help="The repository holding environments/, templates/ and out/.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-              help="How problems are printed.")
+@format_option
 @click.pass_context
-def main(ctx: click.Context, root: Path, fmt: str) -> None:
+def main(ctx: click.Context, root: Path) -> None:
     """nimgen: compile NIM inference workloads into reviewed Kubernetes manifests."""
-    ctx.obj = {"root": root.resolve(), "fmt": fmt}
+    ctx.ensure_object(dict)["root"] = root.resolve()
 
 
 def _warn(ctx: click.Context, warnings: Sequence[Diagnostic]) -> None:
     if warnings:
-        sys.stderr.write(render(warnings, ctx.obj["fmt"]))
+        sys.stderr.write(render(warnings, fmt_of(ctx)))
+
+
+def _done(ctx: click.Context, line: str, data: dict[str, object]) -> None:
+    """A command's closing line, in the chosen format (JSON: the same facts as an object)."""
+    fmt = fmt_of(ctx)
+    if fmt == "json":
+        click.echo(json.dumps(data, sort_keys=True))
+    elif fmt == "github":
+        click.echo(f"::notice title=nimgen::{line}")
+    else:
+        click.echo(line)
+
+
+ENV_OPTION = click.option("--env", "envs", multiple=True, help="Only this environment (repeatable).")
 
 
 @main.command()
-@click.option("--env", "envs", multiple=True, help="Build only this environment (repeatable).")
+@ENV_OPTION
 @click.option("--no-cache", is_flag=True, help="Rebuild every file instead of reusing verified ones.")
+@format_option
 @click.pass_context
 @report_errors
 def build(ctx: click.Context, envs: tuple[str, ...], no_cache: bool) -> None:
@@ -79,48 +121,72 @@ def build(ctx: click.Context, envs: tuple[str, ...], no_cache: bool) -> None:
                            on_wait=lambda message: click.echo(message, err=True))
     _warn(ctx, built.compiled.warnings)
     workloads = sum(len(r.workloads) for r in built.compiled.resolved.values())
-    click.echo(f"nimgen: built {len(built.compiled.files)} environment(s), {workloads} workload(s); "
-               f"{built.changed} environment folder(s) changed")
+    _done(ctx, f"nimgen: built {len(built.compiled.files)} environment(s), {workloads} workload(s); "
+               f"{built.changed} environment folder(s) changed",
+          {"environments": len(built.compiled.files), "workloads": workloads, "changed": built.changed})
 
 
 @main.command()
+@ENV_OPTION
+@format_option
 @click.pass_context
 @report_errors
-def check(ctx: click.Context) -> None:
-    """Fail when out/ differs from a fresh build (changed, missing or extra files)."""
-    found = usecases.diff_out(ctx.obj["root"], trust_cache=False)
-    click.echo(format_differences(found), nl=False)
-    if found:
-        click.echo(f"nimgen check: {len(found)} difference(s) between out/ and a fresh build; run 'make build'", err=True)
+def check(ctx: click.Context, envs: tuple[str, ...]) -> None:
+    """Fail when out/ differs from a fresh build (changed, missing or extra files); print the build's warnings."""
+    found = usecases.diff_out(ctx.obj["root"], list(envs) or None, trust_cache=False)
+    _warn(ctx, found.warnings)
+    click.echo(render_differences(found.differences, fmt_of(ctx)), nl=False)
+    if found.differences:
+        if fmt_of(ctx) == "text":
+            click.echo(f"nimgen check: {len(found.differences)} difference(s) between out/ and a fresh build; "
+                       "run 'make build'", err=True)
         ctx.exit(EXIT_USER_ERROR)
-    click.echo("nimgen check: out/ matches a fresh build")
+    _done(ctx, "nimgen check: out/ matches a fresh build", {"differences": 0, "warnings": len(found.warnings)})
 
 
 @main.command()
+@ENV_OPTION
+@format_option
 @click.pass_context
 @report_errors
-def plan(ctx: click.Context) -> None:
-    """Show what a build would change in out/, without writing."""
-    found = usecases.diff_out(ctx.obj["root"])
-    click.echo(format_differences(found), nl=False)
-    click.echo(f"nimgen plan: {len(found)} file(s) would change")
+def plan(ctx: click.Context, envs: tuple[str, ...]) -> None:
+    """The review summary of what a build would change: workloads added, changed and removed, the projects' GPU
+    use, destructive changes and the build's warnings (nothing is written)."""
+    planned = usecases.plan(ctx.obj["root"], list(envs) or None)
+    click.echo(render_review(planned, fmt_of(ctx)), nl=False)
 
 
 @main.command()
-@click.option("--env", "envs", multiple=True, help="Validate only this environment (repeatable).")
+@ENV_OPTION
+@format_option
+@click.pass_context
+@report_errors
+def diff(ctx: click.Context, envs: tuple[str, ...]) -> None:
+    """Unified diffs between out/ and a fresh build, new and deleted files with their content (nothing is written)."""
+    found = usecases.diff_out(ctx.obj["root"], list(envs) or None)
+    _warn(ctx, found.warnings)
+    click.echo(render_differences(found.differences, fmt_of(ctx)), nl=False)
+    _done(ctx, f"nimgen diff: {len(found.differences)} file(s) would change", {"files": len(found.differences)})
+
+
+@main.command()
+@ENV_OPTION
+@format_option
 @click.pass_context
 @report_errors
 def validate(ctx: click.Context, envs: tuple[str, ...]) -> None:
     """Load, validate and resolve the inputs without rendering anything."""
     compiled = usecases.validate(ctx.obj["root"], list(envs) or None)
     _warn(ctx, compiled.warnings)
-    click.echo(f"nimgen: inputs of {len(compiled.resolved)} environment(s) are valid")
+    _done(ctx, f"nimgen: inputs of {len(compiled.resolved)} environment(s) are valid",
+          {"environments": len(compiled.resolved), "warnings": len(compiled.warnings)})
 
 
 @main.command()
 @click.argument("env")
 @click.argument("workload")
 @click.option("--project", help="The workload's project, when the name is used in several.")
+@format_option
 @click.pass_context
 @report_errors
 def explain(ctx: click.Context, env: str, workload: str, project: str | None) -> None:
@@ -130,7 +196,8 @@ def explain(ctx: click.Context, env: str, workload: str, project: str | None) ->
 
 
 @main.command()
-@click.option("--env", "envs", multiple=True, help="Verify only this environment (repeatable).")
+@ENV_OPTION
+@format_option
 @click.option("--schema-location", "locations", multiple=True, type=click.Path(path_type=Path),
               help="A folder of {group}/{kind}_{version}.json schemas (kubeconform's layout) that objects must "
                    "also pass, e.g. written by 'nimgen crd-schemas' (repeatable).")
@@ -144,14 +211,16 @@ def verify(ctx: click.Context, envs: tuple[str, ...], locations: tuple[Path, ...
         raise BuildFailed(verified.problems)
     _warn(ctx, verified.problems)
     extra = f", {len(locations)} schema location(s)" if locations else ""
-    click.echo(f"nimgen verify: {verified.objects} object(s) in {verified.environments} environment(s) pass the "
-               f"Kubernetes schemas, nimgen's CRD schemas{extra} and the cluster rules")
+    _done(ctx, f"nimgen verify: {verified.objects} object(s) in {verified.environments} environment(s) pass the "
+               f"Kubernetes schemas, nimgen's CRD schemas{extra} and the cluster rules",
+          {"objects": verified.objects, "environments": verified.environments})
 
 
 @main.command("crd-schemas")
 @click.argument("files", nargs=-1)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The folder to write {group}/{kind}_{version}.json into (created when missing).")
+@format_option
 @click.pass_context
 @report_errors
 def crd_schemas(ctx: click.Context, files: tuple[str, ...], out: Path) -> None:
@@ -161,3 +230,40 @@ def crd_schemas(ctx: click.Context, files: tuple[str, ...], out: Path) -> None:
     _warn(ctx, converted.problems)
     click.echo(f"nimgen crd-schemas: wrote {len(converted.schemas)} schema(s) of {converted.crds} "
                f"CustomResourceDefinition(s) to {out}")
+
+
+def _listing_format(ctx: click.Context) -> str:
+    """Listings have no annotations to make: GitHub's format prints them as text."""
+    fmt = fmt_of(ctx)
+    return "text" if fmt == "github" else fmt
+
+
+@main.command()
+@click.argument("model", required=False)
+@click.option("--env", help="Also say which of this environment's node pools each profile fits, and why not.")
+@format_option
+@click.pass_context
+@report_errors
+def models(ctx: click.Context, model: str | None, env: str | None) -> None:
+    """The NIM catalog: models and versions, and a MODEL's profiles (id, engine, precision, GPU, tp/pp, LoRA)."""
+    click.echo(render_models(usecases.list_models(ctx.obj["root"], model, env), _listing_format(ctx)), nl=False)
+
+
+@main.command()
+@click.option("--env", required=True, help="The environment whose gallery to list.")
+@format_option
+@click.pass_context
+@report_errors
+def templates(ctx: click.Context, env: str) -> None:
+    """The compute templates and data sources an environment sees (shared, overridden, its own)."""
+    click.echo(render_templates(usecases.list_templates(ctx.obj["root"], env), _listing_format(ctx)), nl=False)
+
+
+@main.command()
+@click.argument("kind", required=False)
+@click.pass_context
+@report_errors
+def schema(ctx: click.Context, kind: str | None) -> None:
+    """The JSON Schema of an input KIND (Environment, Project, InferenceWorkload, ComputeTemplate, DataSource,
+    NimModel), or the list of kinds and their schema files; editors validate inputs with them."""
+    click.echo(usecases.input_schema(kind), nl=False)

@@ -6,22 +6,36 @@ A use case either returns its result or raises BuildFailed with every problem fo
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from .crd_schemas import Converted, convert, schema_text
 from .diagnostics import WARNING, BuildFailed, Diagnostic, errors_in
 from .inputs import sources
-from .inputs.reader import Reader
-from .model import ResolvedEnvironment, Workload
+from .inputs.load import Document
+from .inputs.reader import GalleryDocuments, InputSet, Reader
+from .inputs.validate import SCHEMA_DIR, SCHEMA_FILES
+from .model import Environment, NodePool, Profile, ResolvedEnvironment, Workload
 from .output import commit
 from .output.read import out_manifests, read_out
 from .render import facts_of, fingerprint, render_environment
 from .render.cache import BuildCache
+from .report.catalog import (ClaimSource, ExistingClaim, ListedCompute, ListedDataSource, ListedModel, ListedProfile,
+                             ListedVersion, ModelListing, NewClaim, Origin, PoolFit, PoolMisfit, TemplateListing)
+from .manifests import read_manifest
+from .render.layout import SUMMARY
+from .report import plan as plan_report
 from .report.diff import Difference, differences
 from .resolve import resolve
+from .resolve.catalog import catalog_model
+from .resolve.environment import environment_problems, resolve_environment
+from .resolve.gpus import pool_of
+from .resolve.images import mirrored
+from .resolve.profiles import check_profile
 from .verify import cluster_rules
 from .verify.kubeconform import kubeconform
 from .verify.schemas import verify_file
@@ -106,13 +120,60 @@ def _lock_timeout() -> float:
         return LOCK_TIMEOUT
 
 
-def diff_out(root: Path, trust_cache: bool = True) -> list[Difference]:
-    """Every difference between out/ and a fresh build. `plan` (what a build would change) reads the build cache
-    as the build does: only entries whose integrity seal matches (render/cache.py). `check` is the independent
-    verdict that out/ is what the inputs produce, so it renders everything afresh and trusts no cache entry."""
-    compiled = compile_all(root, use_cache=trust_cache)
+@dataclass(frozen=True)
+class Differences:
+    differences: list[Difference]
+    warnings: list[Diagnostic]
+
+
+def diff_out(root: Path, only: list[str] | None = None, trust_cache: bool = True) -> Differences:
+    """Every difference between out/ and a fresh build of the selected environments (all by default: then an
+    out/<env>/ no environment renders any more is a difference too). `plan` and `diff` (what a build would change)
+    read the build cache as the build does: only entries whose integrity seal matches (render/cache.py). `check`
+    is the independent verdict that out/ is what the inputs produce, so it renders everything afresh and trusts
+    no cache entry."""
+    compiled = compile_all(root, only, use_cache=trust_cache)
     fresh = {env: {k: v.encode() for k, v in files.items()} for env, files in compiled.files.items()}
-    return differences(fresh, read_out(root / "out", fresh))
+    current = read_out(root / "out", fresh)
+    if only:
+        current = {env: files for env, files in current.items() if env in fresh}
+    return Differences(differences(fresh, current), compiled.warnings)
+
+
+def _objects(files: dict[str, bytes], env: str) -> plan_report.Objects:
+    found: plan_report.Objects = {}
+    for relpath, data in files.items():
+        if not relpath.endswith(".yaml") or relpath.rsplit("/", 1)[-1] == "kustomization.yaml":
+            continue
+        manifest, _ = read_manifest(data.decode(errors="replace"), f"out/{env}/{relpath}")
+        for o in manifest.objects if manifest else []:
+            meta = o.get("metadata", {}) if isinstance(o.get("metadata"), dict) else {}
+            found[(str(o.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))] = o
+    return found
+
+
+def _summary(files: dict[str, bytes]) -> dict[str, Any] | None:
+    data = files.get(SUMMARY)
+    try:
+        found = json.loads(data) if data is not None else None
+    except ValueError:
+        return None                     # a hand-edited summary: every workload shows as added
+    return found if isinstance(found, dict) else None
+
+
+def plan(root: Path, only: list[str] | None = None) -> plan_report.Review:
+    """What a build would change, as a reviewer reads it: the committed out/ is the state before, a fresh build
+    (reading the sealed cache, as a build does) the state after."""
+    compiled = compile_all(root, only)
+    fresh = {env: {k: v.encode() for k, v in files.items()} for env, files in compiled.files.items()}
+    current = read_out(root / "out", fresh)
+    if only:
+        current = {env: files for env, files in current.items() if env in fresh}
+    before = {env: _summary(files) for env, files in current.items()}
+    after = {env: json.loads(files[SUMMARY]) for env, files in compiled.files.items()}
+    return plan_report.review(before, after, {env: _objects(f, env) for env, f in current.items()},
+                              {env: _objects(f, env) for env, f in fresh.items()}, compiled.warnings,
+                              len(differences(fresh, current)))
 
 
 def validate(root: Path, only: list[str] | None = None) -> Compiled:
@@ -128,7 +189,12 @@ def find_workload(root: Path, env: str, workload: str, project: str | None) -> t
     resolved = compiled.resolved[env]
     matches = [w for w in resolved.workloads if w.name == workload and (project is None or w.project == project)]
     if not matches:
-        raise NotFound(f"no workload '{workload}' in environment {env}")
+        elsewhere = sorted({w.project for w in resolved.workloads if w.name == workload})
+        if elsewhere:
+            raise NotFound(f"no workload '{workload}' in project {project} of environment {env}: it is in project "
+                           f"{', '.join(elsewhere)}")
+        raise _not_found("workload", workload, [w.name for w in resolved.workloads if project in (None, w.project)],
+                         f" in environment {env}" if project is None else f" in project {project} of environment {env}")
     if len(matches) > 1:
         raise NotFound(f"workload '{workload}' exists in several projects: use --project")
     return resolved, matches[0]
@@ -204,3 +270,145 @@ def crd_schemas(files: Sequence[str], out: Path, stdin: TextIO) -> Converted:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(schema_text(schema), encoding="utf-8")
     return converted
+
+
+# models and templates: the catalog and the gallery an environment sees (report/catalog.py renders them)
+
+KNOWN_SHOWN = 20                                # names a NotFound message lists at most
+
+
+def _not_found(what: str, name: str, known: Sequence[str], where: str = "") -> NotFound:
+    """`unknown <what> '<name>'<where>`, with a close name when there is one and the known names."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    listed = ", ".join(names[:KNOWN_SHOWN]) + (f" and {len(names) - KNOWN_SHOWN} more" if len(names) > KNOWN_SHOWN else "")
+    return NotFound(f"unknown {what} '{name}'{where}: {hint}known: {listed or 'none'}")
+
+
+def _listing_problems(problems: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """The errors that make a listing wrong: those of the catalog, the gallery and the environment files, not of a
+    project or workload (a broken workload does not change what the catalog holds or what a pool fits)."""
+    def relevant(file: str) -> bool:
+        parts = file.split("/")
+        return not (parts[0] == "environments" and len(parts) > 2 and parts[2] in sources.INPUT_DIRS)
+    return [d for d in errors_in(problems) if relevant(d.file)]
+
+
+def _environment_inputs(root: Path, env: str) -> tuple[InputSet, GalleryDocuments, Environment]:
+    """An environment's validated inputs, the shared gallery and the resolved environment; NotFound for an unknown
+    environment, BuildFailed when its environment file or a gallery entry it sees has errors."""
+    names = sources.environment_names(root)
+    if env not in names:
+        raise _not_found("environment", env, names)
+    reader = Reader(root)
+    shared = reader.shared_gallery()
+    inputs = reader.environment(env, shared)
+    problems = _listing_problems(reader.problems)
+    if inputs.environment is None or problems:
+        raise BuildFailed(sorted(set(problems or errors_in(reader.problems))))
+    environment = resolve_environment(inputs.environment, env)
+    problems = errors_in(environment_problems(inputs.environment, environment))
+    if problems:
+        raise BuildFailed(problems)
+    return inputs, shared, environment
+
+
+def _pool_fit(profile: Profile, pools: Sequence[NodePool], parameters_billions: float | None) -> PoolFit:
+    """Per pool, what a build pinning this profile there would say (resolve/profiles.check_profile)."""
+    fits: list[str] = []
+    misfits: list[PoolMisfit] = []
+    for pool in pools:
+        rejections = check_profile(profile, [pool_of(pool)], parameters_billions=parameters_billions)
+        if rejections:
+            misfits.append(PoolMisfit(pool.name, "; ".join(r.reason for r in rejections)))
+        else:
+            fits.append(pool.name)
+    return PoolFit(tuple(fits), tuple(misfits))
+
+
+def list_models(root: Path, model: str | None = None, env: str | None = None) -> ModelListing:
+    """The NIM catalog (one model, or every one): versions and profiles; with an environment, its catalog (the
+    shared one with its overrides), its image mirror, and for each profile the node pools it fits and why not the
+    others. NotFound for an unknown model or environment; BuildFailed when the catalog (or the environment) has
+    errors."""
+    environment: Environment | None = None
+    if env is None:
+        reader = Reader(root)
+        docs = reader.shared_gallery().get("NimModel", {})
+        problems = errors_in(reader.problems)
+        if problems:
+            raise BuildFailed(sorted(set(problems)))
+    else:
+        inputs, _, environment = _environment_inputs(root, env)
+        docs = inputs.gallery.get("NimModel", {})
+    catalog = {name: catalog_model(doc) for name, doc in docs.items()}
+    if model is not None and model not in catalog:
+        raise _not_found("model", model, list(catalog), f" in the catalog{'' if env is None else ' of environment ' + env}")
+    pools = environment.node_pools if environment is not None else ()
+    listed: list[ListedModel] = []
+    for name in sorted(catalog) if model is None else [model]:
+        entry = catalog[name]
+        versions = []
+        for version, profiles in entry.versions:
+            image = entry.image(version)
+            if environment is not None:
+                image = mirrored(image, environment.images)
+            versions.append(ListedVersion(version, image, tuple(
+                ListedProfile(p, _pool_fit(p, pools, entry.parameters_billions) if environment is not None else None)
+                for p in profiles)))
+        listed.append(ListedModel(name, entry.repository, entry.parameters_billions, entry.source.file, tuple(versions)))
+    return ModelListing(tuple(listed), model, env, pools)
+
+
+def _origin(name: str, doc: Document, shared: dict[str, Document]) -> tuple[Origin, str | None]:
+    if name not in shared:
+        return Origin.ENVIRONMENT, None
+    if shared[name] is doc:
+        return Origin.GALLERY, None
+    return Origin.OVERRIDE, shared[name].file
+
+
+def _claim_source(spec: dict[str, Any]) -> ClaimSource:
+    if "existingClaim" in spec:
+        return ExistingClaim(spec["existingClaim"])
+    pvc = spec["pvc"]
+    return NewClaim(str(pvc["size"]), pvc.get("storageClass"), pvc.get("accessMode"))
+
+
+def list_templates(root: Path, env: str) -> TemplateListing:
+    """The compute templates and data sources an environment sees: the shared gallery's entries, those its files
+    override (merged over the shared entry, as a build merges them) and those only it declares. NotFound for an
+    unknown environment; BuildFailed when the gallery or the environment has errors."""
+    inputs, shared, _ = _environment_inputs(root, env)
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    compute_docs = inputs.gallery.get("ComputeTemplate", {})
+    compute: list[ListedCompute] = []
+    for name in sorted(compute_docs):
+        doc = compute_docs[name]
+        spec = doc.data["spec"]
+        origin, over = _origin(name, doc, shared.get("ComputeTemplate", {}))
+        fraction = spec.get("gpuFraction")
+        compute.append(ListedCompute(name, origin, doc.file, over, spec.get("gpus"), spec.get("gpuProduct"),
+                                     text(spec.get("cpu")), text(spec.get("memory")), text(spec.get("sharedMemory")),
+                                     spec.get("migProfile"), None if fraction is None else float(fraction),
+                                     text(spec.get("gpuMemory"))))
+    datasource_docs = inputs.gallery.get("DataSource", {})
+    datasources: list[ListedDataSource] = []
+    for name in sorted(datasource_docs):
+        doc = datasource_docs[name]
+        origin, over = _origin(name, doc, shared.get("DataSource", {}))
+        datasources.append(ListedDataSource(name, origin, doc.file, over, _claim_source(doc.data["spec"])))
+    return TemplateListing(env, tuple(compute), tuple(datasources))
+
+
+def input_schema(kind: str | None) -> str:
+    """The JSON Schema of an input kind, as validation reads it; without a kind, the kinds and their files."""
+    if kind is None:
+        return "".join(f"{name}: schemas/{file}\n" for name, file in sorted(SCHEMA_FILES.items()))
+    if kind not in SCHEMA_FILES:
+        raise _not_found("kind", kind, list(SCHEMA_FILES))
+    return (SCHEMA_DIR / SCHEMA_FILES[kind]).read_text(encoding="utf-8")

@@ -117,7 +117,8 @@ def test_plan_lists_changes_without_writing(built: Path):
     before = snapshot(built / "out")
     result = run(built, "plan")
     assert result.exit_code == 0
-    assert "changed: out/prod/serve/chat/llama-8b-chat.yaml" in result.stdout
+    assert "  ~ chat/llama-8b-chat:" in result.stdout and "      replicas: 2-6 -> 2-5" in result.stdout
+    assert run(built, "diff").stdout.count("changed: out/prod/serve/chat/llama-8b-chat.yaml") == 1
     assert snapshot(built / "out") == before
 
 

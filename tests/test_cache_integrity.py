@@ -1,5 +1,5 @@
 """The build cache is sealed: a garbled, truncated or misplaced entry is deleted and rendered again, never written
-to out/, and never makes check or plan take it for a fresh build."""
+to out/, and never makes check or diff take it for a fresh build."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_a_damaged_entry_never_reaches_out(built: Path, uncached_out: dict[str, 
     assert unseal(entry.stem, entry.read_bytes()) == (built / "out" / TARGET).read_text()
 
 
-@pytest.mark.parametrize("command", ["check", "plan"])
+@pytest.mark.parametrize("command", ["check", "diff"])
 def test_check_is_not_fooled_by_out_and_cache_tampered_alike(built: Path, command: str):
     entry = entry_of(built, TARGET)
     entry.write_bytes(garble(entry.read_bytes()))
@@ -118,6 +118,6 @@ def test_check_renders_afresh_even_over_a_validly_resealed_poisoned_entry(built:
     entry.write_bytes(seal(entry.stem, poisoned))
     target = built / "out" / TARGET
     target.write_text(poisoned)
-    assert run(built, "plan").stdout.count("changed:") == 0        # plan reads the cache, as a build would
+    assert run(built, "diff").stdout.count("changed:") == 0        # diff reads the cache, as a build would
     result = run(built, "check")
     assert result.exit_code == 1 and f"changed: out/{TARGET}" in result.stdout

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic
 from ..manifests import header, read_manifest
+from ..nodejs import require_node
 from ..model import MeshedPrometheus, Ngc, OutputFile, Preparation, ResolvedEnvironment
 from ..report.readme import readme
+from ..report.summary import summary_text
 from ..verify import cluster_rules
 from ..verify.kubeconform import kubeconform_texts
 from ..verify.schemas import verify_file
@@ -76,6 +78,7 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
             files[relpath] = text
     problems: list[Diagnostic] = []
     if missing:
+        require_node()
         from .. import construct   # starts Node.js: only on a cache miss
 
         synthesized = construct.synthesize({r: wanted[r].value for r in missing})
@@ -93,6 +96,7 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
             for relpath in missing:
                 cache.put(wanted[relpath].key, files[relpath])
     files.update(layout.kustomizations(files))
+    files[layout.SUMMARY] = summary_text(resolved)
     files[layout.README] = readme(resolved, sorted(files))
     return Rendered(dict(sorted(files.items())), problems)
 

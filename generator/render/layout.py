@@ -17,6 +17,7 @@ PROJECT_FILE = "_project.yaml"   # '_' cannot start a workload name, so it never
 QUEUES_FILE = f"{PREPARE}/cluster/queues.yaml"
 KUSTOMIZATION = "kustomization.yaml"
 README = "README.md"
+SUMMARY = "summary.json"           # what `nimgen plan` compares (report/summary.py)
 
 
 def project_file(project: Project) -> str:
