@@ -258,7 +258,7 @@ def test_the_out_readme_lists_the_prerequisites(built_once: Path):
     text = (built_once / "out/staging/README.md").read_text()
     assert "## What the cluster must run" in text and "| scale from zero | the KEDA HTTP add-on" in text
     # and how to reach a workload that wakes through the interceptor
-    assert "| keda-http (call llama-8b-batch-wake.research:8080) |" in text
+    assert "call `llama-8b-batch-wake.research:8080`" in text
 
 
 def test_a_mesh_download_before_native_sidecars_is_refused(repo: Path):

@@ -11,7 +11,7 @@ from typing import Union
 
 from .common import Labels, Meta, Provenance, labels_of
 from .env import ConfigMapKeyRef, EnvRemoval, EnvSetting, EnvValue, EnvVar, SecretKeyRef
-from .environment import (Ambient, AutoscalingBackend, CaBundle, Images, OutboundNetwork, Proxy, DefaultScheduler, DeploymentMode, Environment, Identity, IngressGateway,
+from .environment import (Ambient, AutoscalingBackend, CaBundle, GitOps, Images, OutboundNetwork, Proxy, DefaultScheduler, DeploymentMode, Environment, Identity, IngressGateway,
                           KaiScheduler, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, Priority, ScaleFromZero, Scheduler, Sidecar, Taint,
                           WakeByKedaHttp, WakeByKnative)
 from .network import AddressPeer, IngressPolicy, IngressRule, NamespacePeer, Peer
@@ -89,7 +89,7 @@ OutputFile = Union[Workload, Preparation, Project, ClusterQueues]
 __all__ = [
     "Access", "AddressPeer", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
     "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler", "Department",
-    "CaBundle", "Images", "OutboundNetwork", "Proxy", "Lora", "LoraFromClaim", "LoraFromUri", "LoraSource", "Pace", "DeploymentMode", "DisruptionBudget", "ConfigMapKeyRef", "ConfigMapVolume", "EmptyDirVolume", "EnvRemoval", "EnvSetting", "EnvValue", "EnvVar", "Environment", "ExistingClaim", "Fixed",
+    "CaBundle", "GitOps", "Images", "OutboundNetwork", "Proxy", "Lora", "LoraFromClaim", "LoraFromUri", "LoraSource", "Pace", "DeploymentMode", "DisruptionBudget", "ConfigMapKeyRef", "ConfigMapVolume", "EmptyDirVolume", "EnvRemoval", "EnvSetting", "EnvValue", "EnvVar", "Environment", "ExistingClaim", "Fixed",
     "GpuBudget", "GpuFraction", "GpuMemory", "GpuRequest", "GpuShare", "Hpa", "Identity", "IdentityRule", "IngressGateway", "InferenceService", "IngressPolicy",
     "IngressRule", "Jwt",
     "KServe", "KaiScheduler", "Keda", "KedaHttp", "Knative", "Labels", "LimitRange", "MatchExpression", "Mesh",

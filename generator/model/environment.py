@@ -194,6 +194,20 @@ class OutboundNetwork:
 
 
 @dataclass(frozen=True)
+class GitOps:
+    """How Argo CD and Flux sync the environment's out/<env>/ from git (spec.gitops)."""
+
+    repo_url: str
+    revision: str
+    cluster: str                         # Argo CD's destination: an API server URL, or a cluster's name in Argo CD
+    prune: bool                          # delete what out/ no longer holds
+
+    @property
+    def cluster_is_url(self) -> bool:
+        return self.cluster.startswith("https://")
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     source: str
@@ -227,6 +241,7 @@ class Environment:
     images: Images
     nim_env: tuple[EnvSetting, ...]      # spec.nim.env: every NIM container's variables, under each workload's
     network: OutboundNetwork             # how NIM reaches NGC and object stores, unless a workload says otherwise
+    gitops: GitOps | None                # None: no Argo CD or Flux objects for it
 
     def priority(self, name: str) -> Priority | None:
         return next((p for p in self.priorities if p.name == name), None)

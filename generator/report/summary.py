@@ -11,32 +11,13 @@ import json
 from decimal import Decimal
 from typing import Any, assert_never
 
-from ..model import (ClusterLocal, ExistingClaim, Fixed, Hpa, Jwt, Keda, KedaHttp, Knative, Ngc, Public, Pvc,
-                     ResolvedEnvironment, Uri, Workload)
+from ..model import ClusterLocal, ExistingClaim, Jwt, Ngc, Public, Pvc, ResolvedEnvironment, Uri, Workload
 from ..quantities import plain
-from .readme import gpu_text, lora_text, outbound_text, project_use
+from .readme import gpu_text, lora_text, outbound_text, project_use, scaling_text
 
 SUMMARY_VERSION = 1
 # How widely a workload is reachable, narrowest first: a change to a later rank widens its exposure.
 EXPOSURE_RANK = {"clusterLocal": 0, "users": 1, "groups": 1, "authenticated": 2, "public": 3}
-
-
-def scaling_text(w: Workload) -> str:
-    scaling = w.scaling
-    match scaling:
-        case Fixed():
-            return "fixed"
-        case Hpa():
-            return f"hpa: {scaling.pods_metric} {scaling.average_value} per replica"
-        case Keda():
-            per = " per replica" if scaling.metric_type == "AverageValue" else ""
-            return f"keda: {scaling.metric} {scaling.threshold}{per}"
-        case KedaHttp():
-            return f"keda-http: {scaling.scaling_metric} {scaling.target_value} per replica, from zero"
-        case Knative():
-            return f"knative: {scaling.scale_metric} {scaling.scale_target} per replica"
-        case _:
-            assert_never(scaling)
 
 
 def access_facts(w: Workload) -> dict[str, Any]:

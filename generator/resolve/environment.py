@@ -6,7 +6,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..inputs.load import Document
-from ..model import (Ambient, AutoscalingBackend, Images, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
+from ..model import (Ambient, AutoscalingBackend, GitOps, Images, DefaultScheduler, DeploymentMode, Environment, Identity, KaiScheduler,
                      IngressGateway, KServe, Mesh, MeshedPrometheus, MetricSource, PlainTextPrometheus, Scraper, NodePool, Priority, ScaleFromZero, Scheduler, Sidecar, Taint, WakeByKedaHttp,
                      WakeByKnative, labels_of)
 from ..quantities import canonical
@@ -80,6 +80,18 @@ def scale_from_zero_of(spec: dict[str, Any] | None) -> ScaleFromZero | None:
         return WakeByKnative()
     namespace = spec.get("interceptorNamespace", DEFAULT_KEDA_NAMESPACE)
     return WakeByKedaHttp(namespace, f"{KEDA_INTERCEPTOR_SERVICE}.{namespace}.svc.cluster.local", KEDA_INTERCEPTOR_PORT)
+
+
+# Argo CD's name for the cluster it runs in; a branch most repositories sync from.
+IN_CLUSTER = "https://kubernetes.default.svc"
+DEFAULT_REVISION = "main"
+
+
+def gitops_of(spec: dict[str, Any] | None) -> GitOps | None:
+    if spec is None:
+        return None
+    return GitOps(spec["repoURL"], spec.get("revision", DEFAULT_REVISION), spec.get("cluster", IN_CLUSTER),
+                  spec.get("prune", False))
 
 
 def scheduler_of(spec: dict[str, Any]) -> Scheduler:
@@ -159,6 +171,7 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         images=Images(spec.get("images", {}).get("mirror"), spec.get("images", {}).get("pullSecret")),
         nim_env=env_settings(doc, NIM_ENV)[0],
         network=outbound_of(spec.get("network", {})),
+        gitops=gitops_of(spec.get("gitops")),
     )
 
 
