@@ -121,9 +121,9 @@ def build(ctx: click.Context, envs: tuple[str, ...], no_cache: bool) -> None:
                            on_wait=lambda message: click.echo(message, err=True))
     _warn(ctx, built.compiled.warnings)
     workloads = sum(len(r.workloads) for r in built.compiled.resolved.values())
-    _done(ctx, f"nimgen: built {len(built.compiled.files)} environment(s), {workloads} workload(s); "
+    _done(ctx, f"nimgen: built {len(built.compiled.resolved)} environment(s), {workloads} workload(s); "
                f"{built.changed} environment folder(s) changed",
-          {"environments": len(built.compiled.files), "workloads": workloads, "changed": built.changed})
+          {"environments": len(built.compiled.resolved), "workloads": workloads, "changed": built.changed})
 
 
 @main.command()

@@ -21,16 +21,17 @@ from .inputs.reader import GalleryDocuments, InputSet, Reader
 from .inputs.validate import SCHEMA_DIR, SCHEMA_FILES
 from .model import Environment, NodePool, Profile, ResolvedEnvironment, Workload
 from .output import commit
-from .output.read import out_manifests, read_out
-from .render import facts_of, fingerprint, render_environment
+from .output.read import out_manifests, read_out, read_tree
+from .render import facts_of, fingerprint, render_environment, render_gitops
 from .render.cache import BuildCache
 from .report.catalog import (ClaimSource, ExistingClaim, ListedCompute, ListedDataSource, ListedModel, ListedProfile,
                              ListedVersion, ModelListing, NewClaim, Origin, PoolFit, PoolMisfit, TemplateListing)
 from .manifests import read_manifest
-from .render.layout import SUMMARY
+from .render.layout import GITOPS, SUMMARY
 from .report import plan as plan_report
 from .report.diff import Difference, differences
 from .resolve import resolve
+from .resolve.gitops import gitops_files
 from .resolve.catalog import catalog_model
 from .resolve.environment import environment_problems, resolve_environment
 from .resolve.gpus import pool_of
@@ -53,6 +54,10 @@ class Compiled:
 def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = True, render: bool = True) -> Compiled:
     """Run every stage for the selected environments; raise BuildFailed with every problem found."""
     selected, unknown = sources.select_environments(root, only)
+    if GITOPS in selected:
+        unknown.append(Diagnostic(f"environments/{GITOPS}", 1, 1, "$", f"an environment cannot be named {GITOPS}: "
+                                  f"out/{GITOPS}/ holds the Argo CD and Flux objects that sync the environments",
+                                  "rename the folder"))
     if unknown:
         raise BuildFailed(unknown)
     reader = Reader(root)
@@ -78,6 +83,14 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
             rendered = render_environment(resolved[name], cache)
             problems.extend(rendered.problems)
             files[name] = rendered.files
+        # out/gitops/ lists every environment: only a build of all of them renders it (a build of some leaves it)
+        synced = gitops_files(resolved) if only is None else None
+        if synced is not None and (synced.applications or synced.flux):
+            version = max((r.environment.kubernetes_version for r in resolved.values()),
+                          key=lambda v: tuple(int(x) for x in v.split(".")))
+            rendered = render_gitops(synced.applications, synced.flux, version, cache)
+            problems.extend(rendered.problems)
+            files[GITOPS] = rendered.files
         if errors_in(problems):
             raise BuildFailed(problems)
     return Compiled(files, resolved, problems)
@@ -240,6 +253,18 @@ def verify_out(root: Path, envs: list[str] | None = None, schema_locations: Sequ
         problems.extend(cluster_rules.check({r: (m.text, m.objects) for r, m in files.items()},
                                             facts_of(resolved[env]), f"out/{env}"))
     objects = sum(len(m.objects) for files in manifests.values() for m in files.values())
+    if envs is None and resolved:
+        version = max((r.environment.kubernetes_version for r in resolved.values()),
+                      key=lambda v: tuple(int(x) for x in v.split(".")))
+        for relpath, data in sorted(read_tree(root / "out" / GITOPS).items()):
+            if not relpath.endswith(".yaml") or relpath.rsplit("/", 1)[-1] == "kustomization.yaml":
+                continue
+            shown = f"out/{GITOPS}/{relpath}"
+            parsed, found = read_manifest(data.decode(errors="replace"), shown)
+            problems.extend(found)
+            if parsed is not None:
+                problems.extend(verify_file(shown, parsed.text, parsed.objects, version, locations, hint=OUT_HINT))
+                objects += len(parsed.objects)
     return Verified(problems, objects, len(manifests))
 
 

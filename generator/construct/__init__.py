@@ -17,9 +17,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import cdk8s  # noqa: E402
 
-from ..model import ClusterQueues, Labels, OutputFile, Preparation, Project, Workload  # noqa: E402
+from ..model import ArgoApplications, ClusterQueues, FluxSync, Labels, OutputFile, Preparation, Project, Workload  # noqa: E402
 from .autoscaling import scaling  # noqa: E402
 from .disruption import disruption_budget  # noqa: E402
+from .gitops import application_set, flux_sync  # noqa: E402
 from .inference_service import inference_service  # noqa: E402
 from .mesh_policy import access, peer_policy  # noqa: E402
 from .monitoring import scrape  # noqa: E402
@@ -83,6 +84,10 @@ def output_file(app: cdk8s.App, value: OutputFile) -> None:
             project(app, value)
         case ClusterQueues():
             queues(app, value)
+        case ArgoApplications():
+            application_set(chart(app, 0, value.namespace, ()), value)
+        case FluxSync():
+            flux_sync(chart(app, 0, value.namespace, ()), value)
         case _:
             assert_never(value)
 

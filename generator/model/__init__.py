@@ -83,11 +83,32 @@ class Preparation:
     workload: Workload
 
 
-OutputFile = Union[Workload, Preparation, Project, ClusterQueues]
+@dataclass(frozen=True)
+class ArgoApplications:
+    """One Argo CD Application per environment with spec.gitops, made by an ApplicationSet whose list generator
+    holds each environment's settings: out/gitops/argocd/."""
+
+    name: str
+    namespace: str                       # where Argo CD runs
+    environments: tuple[tuple[str, GitOps], ...]
+
+
+@dataclass(frozen=True)
+class FluxSync:
+    """An environment's Flux objects: the GitRepository and one Kustomization per part of out/<env>/ (prepare,
+    then serve), chained: out/gitops/flux/<env>/."""
+
+    environment: str
+    namespace: str                       # where Flux runs
+    gitops: GitOps
+    prepare_timeout_seconds: int         # the longest warm-up may take (a Kustomization with wait holds until then)
+
+
+OutputFile = Union[Workload, Preparation, Project, ClusterQueues, ArgoApplications, FluxSync]
 
 
 __all__ = [
-    "Access", "AddressPeer", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
+    "ArgoApplications", "FluxSync", "Access", "AddressPeer", "Ambient", "AutoscalingBackend", "CacheClaim", "ClaimRule", "ClaimVolume", "ClusterLocal",
     "ClusterQueues", "Compute", "Container", "ContainerSecurity", "DefaultDenyIngress", "DefaultScheduler", "Department",
     "CaBundle", "GitOps", "Images", "OutboundNetwork", "Proxy", "Lora", "LoraFromClaim", "LoraFromUri", "LoraSource", "Pace", "DeploymentMode", "DisruptionBudget", "ConfigMapKeyRef", "ConfigMapVolume", "EmptyDirVolume", "EnvRemoval", "EnvSetting", "EnvValue", "EnvVar", "Environment", "ExistingClaim", "Fixed",
     "GpuBudget", "GpuFraction", "GpuMemory", "GpuRequest", "GpuShare", "Hpa", "Identity", "IdentityRule", "IngressGateway", "InferenceService", "IngressPolicy",

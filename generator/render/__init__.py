@@ -13,7 +13,7 @@ from pathlib import Path
 from ..diagnostics import Diagnostic
 from ..manifests import header, read_manifest
 from ..nodejs import require_node
-from ..model import MeshedPrometheus, Ngc, OutputFile, Preparation, ResolvedEnvironment
+from ..model import ArgoApplications, FluxSync, MeshedPrometheus, Ngc, OutputFile, Preparation, ResolvedEnvironment
 from ..report.readme import readme
 from ..report.summary import summary_text
 from ..verify import cluster_rules
@@ -68,6 +68,21 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
             model_key(queues), queues, header(*sorted({s for p in resolved.projects if p.queue for s in p.sources}
                                                       | {d.source for d in resolved.departments if d.queue})))
 
+    files, missing, checked, problems = _construct(wanted, cache, env.kubernetes_version, shown_root)
+    if missing:
+        problems.extend(cluster_rules.check(with_shared_files(checked, files), facts_of(resolved), shown_root,
+                                            only=set(missing)))
+    _cache_sound(cache, wanted, files, missing, problems)
+    files.update(layout.kustomizations(files))
+    files[layout.SUMMARY] = summary_text(resolved)
+    files[layout.README] = readme(resolved, sorted(files))
+    return Rendered(dict(sorted(files.items())), problems)
+
+
+def _construct(wanted: dict[str, _Wanted], cache: BuildCache | None, kubernetes_version: str, shown_root: str
+               ) -> tuple[dict[str, str], list[str], dict[str, tuple[str, list[dict[str, Any]]]], list[Diagnostic]]:
+    """Each wanted file from the cache, or constructed, emitted and verified: the texts, the files constructed
+    (with their objects) and the problems verify found."""
     files: dict[str, str] = {}
     missing: list[str] = []
     for relpath, want in wanted.items():
@@ -77,27 +92,44 @@ def render_environment(resolved: ResolvedEnvironment, cache: BuildCache | None) 
         else:
             files[relpath] = text
     problems: list[Diagnostic] = []
+    checked: dict[str, tuple[str, list[dict[str, Any]]]] = {}
     if missing:
         require_node()
         from .. import construct   # starts Node.js: only on a cache miss
 
         synthesized = construct.synthesize({r: wanted[r].value for r in missing})
-        checked: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         for relpath in missing:
             objects = emit.sort_objects(synthesized[relpath])
             text = emit.render_manifests(objects, wanted[relpath].header)
-            problems.extend(verify_file(f"{shown_root}/{relpath}", text, objects, env.kubernetes_version))
+            problems.extend(verify_file(f"{shown_root}/{relpath}", text, objects, kubernetes_version))
             files[relpath] = text
             checked[relpath] = (text, objects)
-        problems.extend(kubeconform_texts({r: files[r] for r in missing}, env.kubernetes_version, shown_root))
-        problems.extend(cluster_rules.check(with_shared_files(checked, files), facts_of(resolved), shown_root,
-                                            only=set(missing)))
-        if cache and not problems:
-            for relpath in missing:
-                cache.put(wanted[relpath].key, files[relpath])
-    files.update(layout.kustomizations(files))
-    files[layout.SUMMARY] = summary_text(resolved)
-    files[layout.README] = readme(resolved, sorted(files))
+        problems.extend(kubeconform_texts({r: files[r] for r in missing}, kubernetes_version, shown_root))
+    return files, missing, checked, problems
+
+
+def _cache_sound(cache: BuildCache | None, wanted: dict[str, _Wanted], files: dict[str, str], missing: list[str],
+                 problems: list[Diagnostic]) -> None:
+    """Only verified text is cached."""
+    if cache and not problems:
+        for relpath in missing:
+            cache.put(wanted[relpath].key, files[relpath])
+
+
+def render_gitops(argo: ArgoApplications | None, flux: tuple[FluxSync, ...], kubernetes_version: str,
+                  cache: BuildCache | None) -> Rendered:
+    """out/gitops/: the ApplicationSet (argocd/) and each environment's Flux objects (flux/<env>/), each folder
+    with its kustomization."""
+    wanted: dict[str, _Wanted] = {}
+    if argo is not None:
+        sources = sorted({f"environments/{env}/environment.yaml" for env, _ in argo.environments})
+        wanted[layout.ARGOCD_FILE] = _Wanted(model_key(argo), argo, header(*sources))
+    for sync in flux:
+        wanted[layout.flux_file(sync.environment)] = _Wanted(model_key(sync), sync,
+                                                             header(f"environments/{sync.environment}/environment.yaml"))
+    files, missing, _, problems = _construct(wanted, cache, kubernetes_version, f"out/{layout.GITOPS}")
+    _cache_sound(cache, wanted, files, missing, problems)
+    files.update(layout.gitops_kustomizations(files))
     return Rendered(dict(sorted(files.items())), problems)
 
 

@@ -18,6 +18,18 @@ KIND_ORDER = ("Namespace", "ResourceQuota", "LimitRange", "Queue", "PersistentVo
               "RequestAuthentication", "AuthorizationPolicy")
 
 
+class _Dumper(Dumper):  # type: ignore[misc,valid-type]
+    """The fast dumper, writing a multi-line string as a literal block (an ApplicationSet's templatePatch) so a
+    reviewer reads it as written."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _string)
+
+
 def ordered(value: Any) -> Any:
     if isinstance(value, dict):
         first = [k for k in FIRST_KEYS if k in value]
@@ -34,7 +46,7 @@ def sort_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def dump(data: Any) -> str:
-    return yaml.dump(ordered(data), Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+    return yaml.dump(ordered(data), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
                      width=4096, line_break="\n")
 
 

@@ -51,3 +51,21 @@ def kustomizations(files: dict[str, str]) -> dict[str, str]:
             sorted(p.removeprefix(f"{part}/") for p in files if p.startswith(f"{part}/") and p.endswith(".yaml")
                    and not p.endswith("/" + KUSTOMIZATION)))
     return found
+
+
+# out/gitops/: beside the environments, what syncs them (render_gitops)
+GITOPS = "gitops"
+ARGOCD_FILE = "argocd/applicationset.yaml"
+
+
+def flux_file(environment: str) -> str:
+    return f"flux/{environment}/sync.yaml"
+
+
+def gitops_kustomizations(files: dict[str, str]) -> dict[str, str]:
+    """A kustomization in out/gitops/argocd/ and in each out/gitops/flux/<env>/, listing its file: what Argo CD
+    or a cluster's Flux bootstrap points at."""
+    folders = sorted({p.rsplit("/", 1)[0] for p in files if p.endswith(".yaml")})
+    return {f"{folder}/{KUSTOMIZATION}": _kustomization(sorted(p.rsplit("/", 1)[1] for p in files
+                                                               if p.rsplit("/", 1)[0] == folder))
+            for folder in folders}
