@@ -5,7 +5,7 @@ NIMGEN := $(VENV)/bin/nimgen
 STAMP  := $(VENV)/.installed
 MUTATE := $(VENV)/.installed-mutate
 
-.PHONY: build check typecheck validate plan verify test test-thorough coverage mutate bench clean
+.PHONY: build check typecheck validate plan verify test test-thorough coverage mutate bench reference clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ mutate: $(MUTATE)          ## mutation score of resolve/ and construct/ (mutmut 
 
 bench: $(STAMP)            ## time builds of a thousand generated workloads (cold, warm, one change)
 	$(VENV)/bin/python tools/bench.py
+
+reference: $(STAMP)        ## write docs/REFERENCE.md, the reference of every input field, from schemas/*.json
+	$(VENV)/bin/python -m nimgen.report.reference > docs/REFERENCE.md
 
 clean:
 	rm -rf .nimgen $(VENV)
