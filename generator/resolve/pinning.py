@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import NodePool, ProfileDecision
+from ..model import NodePool, Profile, ProfileDecision, Selection
 from .catalog import CatalogModel
 from .compute import ComputeSpec, compute_field, share_of
 from .context import WorkloadContext, suggest
 from .gpus import pool_of
 from .images import mirrored
-from .profiles import check_profile, select_profile
+from .profiles import check_profile, select_profile, sort_key
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
                       f"run 'nimgen explain {ctx.env.name} {ctx.name}' for every candidate; e.g. {reasons}")
             return None, None
         chosen = selection.chosen
+        unhonoured(ctx, optimize_for, lora, chosen, selection)
         return ProfileDecision("auto", chosen.pin, chosen, request, selection), explicit_gpus or chosen.gpus
     key = "name" if "name" in requested else "id"
     wanted = requested[key]
@@ -127,3 +128,23 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
     if rejections:
         return None, None
     return ProfileDecision(key, chosen.pin, chosen, f"manual {key} {wanted}"), explicit_gpus or chosen.gpus
+
+
+def unhonoured(ctx: WorkloadContext, optimize_for: str, lora: bool, chosen: Profile, selection: Selection) -> None:
+    """A warning when a workload asks for an objective (profile.auto.optimizeFor), the catalog has profiles of it,
+    but none runs here, so another was pinned: what the closest one would take, or that none is built for these
+    GPUs."""
+    if chosen.objective == optimize_for or "optimizeFor" not in ctx.spec.get("profile", {}).get("auto", {}):
+        return
+    wanted = [r for r in selection.rejected if r.profile.objective == optimize_for and r.profile.lora == lora]
+    if not wanted:
+        return
+    # a profile built for these GPUs that fails for another reason (GPUs per node, memory) says what it would take
+    fitting = [r for r in wanted if not r.reason.startswith(("optimized for", "built for device"))]
+    if fitting:
+        closest = min(fitting, key=lambda r: sort_key(r.profile, optimize_for))
+        hint = f"{closest.profile.name} would run if: {closest.reason}"
+    else:
+        hint = f"no {optimize_for} profile of this version is built for these pools' GPUs"
+    ctx.warn(("spec", "profile", "auto", "optimizeFor"), f"optimizeFor {optimize_for} could not be honoured: no "
+             f"{optimize_for} profile runs here, so {chosen.name} ({chosen.objective or 'generic'}) is pinned", hint)
