@@ -267,3 +267,16 @@ def schema(ctx: click.Context, kind: str | None) -> None:
     """The JSON Schema of an input KIND (Environment, Project, InferenceWorkload, ComputeTemplate, DataSource,
     NimModel), or the list of kinds and their schema files; editors validate inputs with them."""
     click.echo(usecases.input_schema(kind), nl=False)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@format_option
+@click.pass_context
+@report_errors
+def init(ctx: click.Context, directory: Path) -> None:
+    """Write a new repository into DIRECTORY (absent or empty) that builds as it stands: one environment, project
+    and workload, the NIM catalog, a Makefile, a README, .gitignore and the CI workflow."""
+    written = usecases.init(directory)
+    _done(ctx, f"nimgen init: wrote {len(written)} file(s) into {directory}; next: cd {directory} && nimgen build",
+          {"files": written})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
+from . import resources
 from .crd_schemas import Converted, convert, schema_text
 from .diagnostics import WARNING, BuildFailed, Diagnostic, errors_in
 from .inputs import sources
@@ -437,3 +438,41 @@ def input_schema(kind: str | None) -> str:
     if kind not in SCHEMA_FILES:
         raise _not_found("kind", kind, list(SCHEMA_FILES))
     return (SCHEMA_DIR / SCHEMA_FILES[kind]).read_text(encoding="utf-8")
+
+
+# init: a new repository that builds as it stands
+
+VERSION_PLACEHOLDER = "NIMGEN_VERSION"
+
+
+def init(target: Path) -> list[str]:
+    """Write a starter repository into `target` (absent or empty): one environment, project and workload, the NIM
+    catalog, a Makefile, README, .gitignore and the CI workflow. Returns the files written. NotFound when `target`
+    holds anything already (nothing is overwritten)."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise NotFound(f"{target} is not an empty folder: nimgen init writes a new repository and overwrites nothing")
+    written: list[str] = []
+    version = _installed_version()
+    for source in sorted(p for p in resources.STARTER.rglob("*") if p.is_file()):
+        relpath = source.relative_to(resources.STARTER)
+        text = source.read_text(encoding="utf-8").replace(VERSION_PLACEHOLDER, version)
+        _write_new(target / relpath, text)
+        written.append(relpath.as_posix())
+    for source in sorted(resources.CATALOG.glob("*.yaml")):
+        relpath = Path("templates") / "models" / source.name
+        _write_new(target / relpath, source.read_text(encoding="utf-8"))
+        written.append(relpath.as_posix())
+    return written
+
+
+def _write_new(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _installed_version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("nimgen")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"

@@ -25,12 +25,12 @@ from typing import Any, Iterable, cast
 import jsonschema
 from referencing import Registry, Resource
 
-from .. import quantities
+from .. import quantities, resources
 from ..diagnostics import Diagnostic
 from ..kubernetes_schemas import bundled_versions
 from .load import Document
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
+SCHEMA_DIR = resources.SCHEMA_DIR
 API_VERSION = "nimgen.dev/v1alpha1"
 SCHEMA_FILES = {
     "Environment": "environment.schema.json",

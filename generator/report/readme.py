@@ -11,11 +11,12 @@ from typing import assert_never
 
 from jinja2 import Environment as Jinja, FileSystemLoader, StrictUndefined, Template
 
+from .. import resources
 from ..model import (ClusterLocal, DeploymentMode, Fixed, GpuFraction, GpuMemory, Hpa, Jwt, Keda, KedaHttp, Knative, LoraFromClaim,
                      LoraFromUri, MigSlice, Ngc, Project, Public, ResolvedEnvironment, WholeGpus, Workload)
 from ..quantities import exact, plain
 
-TEXT_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "text"
+TEXT_TEMPLATES = resources.TEXT_TEMPLATES
 
 
 @lru_cache(maxsize=None)

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import resources
+
 # Found as inputs/validate.py finds its SCHEMA_DIR (report may not import inputs: pyproject's import contracts).
-SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
+SCHEMA_DIR = resources.SCHEMA_DIR
 COMMAND = "make reference"
 MODULE_COMMAND = ".venv/bin/python -m nimgen.report.reference > docs/REFERENCE.md"
 

@@ -22,13 +22,14 @@ from packaging.version import Version
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from .. import resources
 from ..diagnostics import Diagnostic, json_path
 from ..inputs.load import PathKey, parse
 from ..kubernetes_schemas import bundled_versions, schema_root
 from ..manifests import documents
 
 KV_SCHEMAS = schema_root() or Path("kubernetes-validate-not-installed")   # a pinned dependency
-CRD_SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas" / "k8s-crds"
+CRD_SCHEMAS = resources.CRD_SCHEMA_DIR
 BUG_HINT = "the rendered object breaks its schema: please report this as a nimgen bug"
 LOCATION_HINT = ("the schema of this location rejects what nimgen emits: does the cluster run the CRD version the "
                  "environment declares (e.g. its KServe version)?")
