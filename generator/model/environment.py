@@ -242,6 +242,7 @@ class Environment:
     nim_env: tuple[EnvSetting, ...]      # spec.nim.env: every NIM container's variables, under each workload's
     network: OutboundNetwork             # how NIM reaches NGC and object stores, unless a workload says otherwise
     gitops: GitOps | None                # None: no Argo CD or Flux objects for it
+    layered_on_base: bool                # spec.base: base (its inputs are layered on environments/base/)
 
     def priority(self, name: str) -> Priority | None:
         return next((p for p in self.priorities if p.name == name), None)

@@ -172,6 +172,7 @@ def resolve_environment(doc: Document, name: str) -> Environment:
         nim_env=env_settings(doc, NIM_ENV)[0],
         network=outbound_of(spec.get("network", {})),
         gitops=gitops_of(spec.get("gitops")),
+        layered_on_base=spec.get("base") == "base",
     )
 
 
