@@ -58,6 +58,8 @@ def report_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
         try:
             return command(*args, **kwargs)
         except BuildFailed as failed:
+            if sys.stderr.isatty():
+                sys.stderr.write("\r\033[K")          # a progress line, if one was shown
             sys.stderr.write(render(failed.diagnostics, fmt))
             errors = sum(1 for d in failed.diagnostics if d.severity == "error")
             if fmt == "text":
@@ -95,6 +97,19 @@ def _warn(ctx: click.Context, warnings: Sequence[Diagnostic]) -> None:
         sys.stderr.write(render(warnings, fmt_of(ctx)))
 
 
+def _progress() -> Callable[[str], None] | None:
+    """On a terminal, one line that says what a long build is doing, rewritten in place; nothing otherwise (logs
+    and pipes stay quiet)."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda message: click.echo(f"\r\033[K{message}", err=True, nl=False)
+
+
+def _progress_done() -> None:
+    if sys.stderr.isatty():
+        click.echo("\r\033[K", err=True, nl=False)
+
+
 def _done(ctx: click.Context, line: str, data: dict[str, object]) -> None:
     """A command's closing line, in the chosen format (JSON: the same facts as an object)."""
     fmt = fmt_of(ctx)
@@ -118,7 +133,8 @@ ENV_OPTION = click.option("--env", "envs", multiple=True, help="Only this enviro
 def build(ctx: click.Context, envs: tuple[str, ...], no_cache: bool) -> None:
     """Render out/<env>/ for every environment; out/ changes only when the whole build verified."""
     built = usecases.build(ctx.obj["root"], list(envs) or None, use_cache=not no_cache,
-                           on_wait=lambda message: click.echo(message, err=True))
+                           on_wait=lambda message: click.echo(message, err=True), progress=_progress())
+    _progress_done()
     _warn(ctx, built.compiled.warnings)
     workloads = sum(len(r.workloads) for r in built.compiled.resolved.values())
     _done(ctx, f"nimgen: built {len(built.compiled.resolved)} environment(s), {workloads} workload(s); "

@@ -52,8 +52,10 @@ class Compiled:
     warnings: list[Diagnostic]
 
 
-def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = True, render: bool = True) -> Compiled:
-    """Run every stage for the selected environments; raise BuildFailed with every problem found."""
+def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = True, render: bool = True,
+                progress: Callable[[str], None] | None = None) -> Compiled:
+    """Run every stage for the selected environments; raise BuildFailed with every problem found. `progress` hears
+    which environment is being rendered (a terminal shows it)."""
     selected, unknown = sources.select_environments(root, only)
     if GITOPS in selected:
         unknown.append(Diagnostic(f"environments/{GITOPS}", 1, 1, "$", f"an environment cannot be named {GITOPS}: "
@@ -80,7 +82,9 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
     files: dict[str, dict[str, str]] = {}
     if render:
         cache = BuildCache(root / CACHE_DIR, fingerprint()) if use_cache else None
-        for name in selected:
+        for number, name in enumerate(selected, 1):
+            if progress is not None:
+                progress(f"rendering {name} ({number}/{len(selected)}, {len(resolved[name].workloads)} workloads)")
             rendered = render_environment(resolved[name], cache)
             problems.extend(rendered.problems)
             files[name] = rendered.files
@@ -108,14 +112,14 @@ class Built:
 
 
 def build(root: Path, only: list[str] | None = None, use_cache: bool = True,
-          on_wait: Callable[[str], None] | None = None) -> Built:
+          on_wait: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None) -> Built:
     """Render out/<env>/ for the selected environments; out/ changes only when the whole build verified, and then
     in one atomic switch of every environment (output/commit.py: the protocol, and what a kill leaves). One build
     runs at a time: a second one waits for the build lock (on_wait tells why) up to LOCK_TIMEOUT seconds."""
     with commit.build_lock(root, root / LOCK_FILE, _lock_timeout(), on_wait):
         target = commit.out_target(root)
         commit.recover(root, target)
-        compiled = compile_all(root, only, use_cache=use_cache)
+        compiled = compile_all(root, only, use_cache=use_cache, progress=progress)
         commit.check_environments(root, target, sorted(compiled.files))
         current = read_out(target, compiled.files)
         write = {env: files for env, files in compiled.files.items()

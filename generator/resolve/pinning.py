@@ -132,9 +132,11 @@ def pin_profile(ctx: WorkloadContext, ref: ModelReference, pools: list[NodePool]
 
 def unhonoured(ctx: WorkloadContext, optimize_for: str, lora: bool, chosen: Profile, selection: Selection) -> None:
     """A warning when a workload asks for an objective (profile.auto.optimizeFor), the catalog has profiles of it,
-    but none runs here, so another was pinned: what the closest one would take, or that none is built for these
-    GPUs."""
-    if chosen.objective == optimize_for or "optimizeFor" not in ctx.spec.get("profile", {}).get("auto", {}):
+    but none runs here, so a profile tuned for the other objective was pinned: what the closest one would take, or
+    that none is built for these GPUs."""
+    # a generic profile (no objective) is ranked for the objective among its kind (latency: more GPUs), so only
+    # a profile tuned for the other objective leaves the request unmet
+    if chosen.objective in (None, optimize_for) or "optimizeFor" not in ctx.spec.get("profile", {}).get("auto", {}):
         return
     wanted = [r for r in selection.rejected if r.profile.objective == optimize_for and r.profile.lora == lora]
     if not wanted:
@@ -147,4 +149,4 @@ def unhonoured(ctx: WorkloadContext, optimize_for: str, lora: bool, chosen: Prof
     else:
         hint = f"no {optimize_for} profile of this version is built for these pools' GPUs"
     ctx.warn(("spec", "profile", "auto", "optimizeFor"), f"optimizeFor {optimize_for} could not be honoured: no "
-             f"{optimize_for} profile runs here, so {chosen.name} ({chosen.objective or 'generic'}) is pinned", hint)
+             f"{optimize_for} profile runs here, so {chosen.name} ({chosen.objective}) is pinned", hint)
