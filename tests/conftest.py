@@ -73,7 +73,7 @@ BUDGETS = {
     # 134 x 15 families = 2,010 validate cases (NIMGEN_FUZZ_EXAMPLES overrides the total)
     "thorough": Budget(fuzz_per_family=134, fuzz_builds=32, kills_at_random=5, kills_in_commit=7,
                        concurrent_rounds=3, every_step=True),
-    "fast": Budget(fuzz_per_family=6, fuzz_builds=4, kills_at_random=2, kills_in_commit=2,
+    "fast": Budget(fuzz_per_family=6, fuzz_builds=4, kills_at_random=1, kills_in_commit=1,
                    concurrent_rounds=1, every_step=False),
 }
 BUDGET = BUDGETS[PROFILE]
