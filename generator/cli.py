@@ -135,11 +135,12 @@ def build(ctx: click.Context, envs: tuple[str, ...], no_cache: bool) -> None:
     built = usecases.build(ctx.obj["root"], list(envs) or None, use_cache=not no_cache,
                            on_wait=lambda message: click.echo(message, err=True), progress=_progress())
     _progress_done()
-    _warn(ctx, built.compiled.warnings)
-    workloads = sum(len(r.workloads) for r in built.compiled.resolved.values())
-    _done(ctx, f"nimgen: built {len(built.compiled.resolved)} environment(s), {workloads} workload(s); "
-               f"{built.changed} environment folder(s) changed",
-          {"environments": len(built.compiled.resolved), "workloads": workloads, "changed": built.changed})
+    _warn(ctx, built.warnings)
+    how = "; nothing changed since the last build" if built.nothing_to_do else ""
+    _done(ctx, f"nimgen: built {built.environments} environment(s), {built.workloads} workload(s); "
+               f"{built.changed} environment folder(s) changed{how}",
+          {"environments": built.environments, "workloads": built.workloads, "changed": built.changed,
+           "nothingToDo": built.nothing_to_do})
 
 
 @main.command()

@@ -7,8 +7,11 @@ A use case either returns its result or raises BuildFailed with every problem fo
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
+import sys
+from importlib import metadata as pkg_metadata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
@@ -21,7 +24,7 @@ from .inputs.load import Document
 from .inputs.reader import GalleryDocuments, InputSet, Reader
 from .inputs.validate import SCHEMA_DIR, SCHEMA_FILES
 from .model import Environment, NodePool, Profile, ResolvedEnvironment, Workload
-from .output import commit
+from .output import commit, record
 from .output.read import out_manifests, read_out, read_tree
 from .render import facts_of, fingerprint, render_environment, render_gitops
 from .render.cache import BuildCache
@@ -107,18 +110,29 @@ LOCK_TIMEOUT = 600.0                            # seconds a build waits for anot
 
 @dataclass
 class Built:
-    compiled: Compiled
+    environments: int
+    workloads: int
+    warnings: list[Diagnostic]
     changed: int                                # environment folders written or removed
+    nothing_to_do: bool = False                 # the inputs, nimgen and out/ are as the last build left them
 
 
 def build(root: Path, only: list[str] | None = None, use_cache: bool = True,
           on_wait: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None) -> Built:
     """Render out/<env>/ for the selected environments; out/ changes only when the whole build verified, and then
     in one atomic switch of every environment (output/commit.py: the protocol, and what a kill leaves). One build
-    runs at a time: a second one waits for the build lock (on_wait tells why) up to LOCK_TIMEOUT seconds."""
+    runs at a time: a second one waits for the build lock (on_wait tells why) up to LOCK_TIMEOUT seconds.
+
+    A build of every environment first compares the inputs, nimgen itself and out/ with the record of the last
+    full build (output/record.py): when nothing changed there is nothing to do."""
     with commit.build_lock(root, root / LOCK_FILE, _lock_timeout(), on_wait):
         target = commit.out_target(root)
         commit.recover(root, target)
+        state = record.current_state(root, target, build_fingerprint()) if only is None else None
+        last = record.load(root) if state is not None and use_cache else None
+        if state is not None and last is not None and last.state == state:
+            return Built(last.environments, last.workloads, last.warnings, 0, nothing_to_do=True)
+        record.forget(root)                     # from here on out/ may change: the record no longer describes it
         compiled = compile_all(root, only, use_cache=use_cache, progress=progress)
         commit.check_environments(root, target, sorted(compiled.files))
         current = read_out(target, compiled.files)
@@ -128,7 +142,27 @@ def build(root: Path, only: list[str] | None = None, use_cache: bool = True,
         drop = set() if only else {env for env in current if env not in compiled.files}
         if write or drop:
             commit.commit(root, target, write, drop)
-    return Built(compiled, len(write) + len(drop))
+        workloads = sum(len(r.workloads) for r in compiled.resolved.values())
+        if state is not None and record.input_hashes(root) == state.inputs:   # no input changed while building
+            record.save(root, record.Record(record.State(state.fingerprint, state.inputs, record.out_hashes(target)),
+                                            len(compiled.resolved), workloads, compiled.warnings))
+    return Built(len(compiled.resolved), workloads, compiled.warnings, len(write) + len(drop))
+
+
+def build_fingerprint() -> str:
+    """Everything besides the inputs that decides out/ and its warnings: nimgen's code and CRD schemas (the cache's
+    fingerprint), its input schemas and text templates, and the versions of Python and every library it runs."""
+    digest = hashlib.sha256(fingerprint().encode())
+    for folder, pattern in ((resources.SCHEMA_DIR, "*.json"), (resources.TEXT_TEMPLATES, "*.j2")):
+        for path in sorted(folder.glob(pattern)):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(sys.version.encode())
+    for dist in ("click", "jsonschema", "Jinja2", "filelock", "nimgen"):
+        try:
+            digest.update(f"{dist}={pkg_metadata.version(dist)}".encode())
+        except pkg_metadata.PackageNotFoundError:
+            digest.update(f"{dist}=?".encode())
+    return digest.hexdigest()
 
 
 def _lock_timeout() -> float:
