@@ -180,7 +180,7 @@ def generate_workload(offer: Offer, i: int, rng: random.Random) -> Generated:
     if backend == "keda-http":
         access = "clusterLocal"   # the HTTP add-on's interceptor wakes callers inside the cluster only
     model = LORA_MODEL if kind == "lora" else rng.choice([m for m in MODELS if m.generic or kind == "whole"])
-    project = TEAMS[i % len(TEAMS)]
+    project = rng.choice(TEAMS)
     name = f"{model.short}-{i:04d}"
     g = Generated(offer.name, name, project, {}, {"store": store, "access": access, "backend": backend, "kind": kind})
     spec: Doc = {"model": {"nim": model.nim, "version": model.version}}
@@ -190,9 +190,14 @@ def generate_workload(offer: Offer, i: int, rng: random.Random) -> Generated:
     spec["compute"], g.pools, g.gpu_bound = compute_spec(offer, model, kind, spec["profile"], rng)
     spec["scaling"] = scaling_spec(offer, backend, rng)
     g.peak = spec["scaling"]["maxReplicas"] + 1
+    g.tags["pools"] = ", ".join(g.pools)
     spec["scheduling"] = scheduling_spec(offer, g.pools, rng)
     if kind == "lora":
-        spec["lora"] = lora_spec(rng.choice(offer.lora_sources), name)
+        source = rng.choice(offer.lora_sources)
+        spec["lora"] = lora_spec(source, name)
+        g.tags["kind"] = f"lora from {source}"
+    elif kind in ("mig", "share"):
+        g.tags["kind"] = next(k for k in ("migProfile", "gpuFraction", "gpuMemory") if k in spec["compute"])
     if entries := rng.sample(ENV_ENTRIES, rng.randint(0, 3)):
         spec["env"] = entries
     extras(spec, offer, rng)
@@ -252,10 +257,10 @@ def compute_spec(offer: Offer, model: Model, kind: str, profile_spec: Doc, rng: 
     """compute, scheduling.nodePools and the most GPUs a replica may take."""
     by_name = {p.name: p for p in offer.pools}
     if kind == "mig":
-        return {"template": "small", "migProfile": rng.choice(["3g.40gb", "1g.10gb"])}, ("a100",), 1
+        return {"template": "small", "migProfile": rng.choice(["3g.40gb", "2g.20gb"])}, ("a100",), 1
     if kind == "share":
         if rng.random() < 0.5:
-            return {"gpuFraction": rng.choice([0.25, 0.5]), "cpu": "6", "memory": "32Gi"}, ("l40s",), 1
+            return {"gpuFraction": rng.choice([0.5, 0.75]), "cpu": "6", "memory": "32Gi"}, ("l40s",), 1
         return ({"gpuMemory": rng.choice(["24Gi", "40Gi"]), "cpu": "6", "memory": "32Gi"},
                 rng.choice([("h100-reserved",), ("h100-reserved", "h100-spot")]), 1)
     lists = offer.pool_lists
@@ -366,6 +371,8 @@ def configure_environment(root: Path, offer: Offer, workloads: list[Generated]) 
                                        "device": "2330:10de"},
             "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]})
         entry["nodes"] = nodes_needed(workloads, pool)
+        if "migProfiles" in entry["gpu"]:   # 8B models need 16 GB: a 2g.20gb slice holds them, 1g.10gb does not
+            entry["gpu"] = {**entry["gpu"], "migProfiles": sorted({*entry["gpu"]["migProfiles"], "2g.20gb"})}
         pools.append(entry)
     spec["nodePools"] = pools
     if offer.name == "staging":   # the hpa backend reads pod metrics: throughput needs one
@@ -403,9 +410,13 @@ def make_fleet(root: Path, total: int) -> list[Generated]:
 # Timing nimgen
 
 
+class Crashed(Exception):
+    """nimgen exited 2 (an internal error, with its traceback) twice in a row."""
+
+
 def nimgen(root: Path, *args: str) -> float:
-    """Seconds of one `python -m nimgen --root ROOT ARGS` in a fresh process; a failure stops the benchmark (a
-    crash, exit 2, is retried once: the generator may be changing under the benchmark)."""
+    """Seconds of one `python -m nimgen --root ROOT ARGS` in a fresh process. A crash (exit 2) is run once more
+    (the generator may be changing under the benchmark), then raised; any other failure stops the benchmark."""
     command = [sys.executable, "-m", "nimgen", "--root", str(root), *args]
     for attempt in (1, 2):
         start = time.perf_counter()
@@ -413,10 +424,10 @@ def nimgen(root: Path, *args: str) -> float:
         seconds = time.perf_counter() - start
         if done.returncode == 0:
             return seconds
-        if done.returncode != 2 or attempt == 2:
+        if done.returncode != 2:
             sys.exit(f"bench: `{shlex.join(command)}` failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
-        print(f"bench: nimgen crashed (exit 2), running it once more:\n{done.stderr[-2000:]}", file=sys.stderr)
-    raise AssertionError("unreachable")
+        print(f"bench: `{shlex.join(command)}` crashed (attempt {attempt}):\n{done.stderr[-3000:]}", file=sys.stderr)
+    raise Crashed(shlex.join(command))
 
 
 def median_of(runs: int, step: Callable[[int], float]) -> float:
@@ -450,6 +461,18 @@ def measure_nimgen(root: Path, runs: int, one_workload: Path) -> list[tuple[str,
             return seconds
         return step
 
+    plan_args: list[str] = []
+
+    def plan(_: int) -> float:
+        """`nimgen plan`; should it crash, `plan --env E` for every environment (out/gitops/ aside, the same work)."""
+        if not plan_args:
+            try:
+                return nimgen(root, "plan")
+            except Crashed:
+                plan_args.extend(a for env in ENVS for a in ("--env", env))
+                print(f"bench: timing `plan {' '.join(plan_args)}` instead", file=sys.stderr)
+        return nimgen(root, "plan", *plan_args)
+
     steps = [
         ("cold build (no out/, no cache)", cold),
         ("no-op rebuild", lambda _: nimgen(root, "build")),
@@ -457,12 +480,14 @@ def measure_nimgen(root: Path, runs: int, one_workload: Path) -> list[tuple[str,
         (f"one base file changed ({BASE_EDIT})", changed(root / BASE_EDIT)),
         ("check", lambda _: nimgen(root, "check")),
         ("validate", lambda _: nimgen(root, "validate")),
-        ("plan", lambda _: nimgen(root, "plan")),
+        ("plan", plan),
         ("verify", lambda _: nimgen(root, "verify")),
     ]
     results = []
     for label, step in steps:
         seconds = median_of(runs, step)
+        if step is plan and plan_args:
+            label = f"plan {' '.join(plan_args)} (`nimgen plan` crashed)"
         print(f"bench: {label}: {seconds:.2f} s", file=sys.stderr)
         results.append((label, seconds))
     return results
@@ -528,7 +553,7 @@ def kubernetes_validate_seconds(root: Path, objects: dict[Path, list[Doc]], runs
 
 def composition(workloads: list[Generated]) -> str:
     rows = ["| dimension | value | " + " | ".join(ENVS) + " | total |", "|---|---|" + "---|" * (len(ENVS) + 1)]
-    for dimension in ("store", "access", "backend", "kind"):
+    for dimension in ("store", "access", "backend", "kind", "pools"):
         counts = Counter((w.tags[dimension], w.env) for w in workloads)
         for value in sorted({v for v, _ in counts}):
             cells = [str(counts[(value, env)]) for env in ENVS]
@@ -580,15 +605,24 @@ def main() -> None:
     if args.workloads < len(ENVS) or args.runs < 1:
         parser.error("--workloads must be at least 3 and --runs at least 1")
     require_libyaml()
-    if args.keep:
-        if args.keep.exists() and any(args.keep.iterdir()):
-            parser.error(f"--keep {args.keep}: not empty")
-        args.keep.mkdir(parents=True, exist_ok=True)
-        run(args.keep.resolve(), args)
+    try:
+        with fleet_folder(args.keep) as root:
+            run(root, args)
+    except Crashed as crash:
+        sys.exit(f"bench: `{crash}` crashed twice: a nimgen bug (its traceback is above)")
+
+
+@contextmanager
+def fleet_folder(keep: Path | None) -> Iterator[Path]:
+    """--keep DIR (absent or empty), kept; else a temporary folder, removed."""
+    if keep:
+        if keep.exists() and any(keep.iterdir()):
+            sys.exit(f"bench: --keep {keep}: not empty")
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep.resolve()
         return
     with tempfile.TemporaryDirectory(prefix="nimgen-bench-") as tmp:
-        run(Path(tmp), args)
-
+        yield Path(tmp)
 
 if __name__ == "__main__":
     main()
