@@ -9,8 +9,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata as pkg_metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from .inputs.validate import SCHEMA_DIR, SCHEMA_FILES
 from .model import Environment, NodePool, Profile, ResolvedEnvironment, Workload
 from .output import commit, record
 from .output.read import out_manifests, read_out, read_tree
-from .render import facts_of, fingerprint, render_environment, render_gitops
+from .render import Rendered, facts_of, fingerprint, render_environment, render_gitops
 from .render.cache import BuildCache
 from .report.catalog import (ClaimSource, ExistingClaim, ListedCompute, ListedDataSource, ListedModel, ListedProfile,
                              ListedVersion, ModelListing, NewClaim, Origin, PoolFit, PoolMisfit, TemplateListing)
@@ -85,10 +87,7 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
     files: dict[str, dict[str, str]] = {}
     if render:
         cache = BuildCache(root / CACHE_DIR, fingerprint()) if use_cache else None
-        for number, name in enumerate(selected, 1):
-            if progress is not None:
-                progress(f"rendering {name} ({number}/{len(selected)}, {len(resolved[name].workloads)} workloads)")
-            rendered = render_environment(resolved[name], cache)
+        for name, rendered in _render_environments([resolved[n] for n in selected], cache, progress):
             problems.extend(rendered.problems)
             files[name] = rendered.files
         # out/gitops/ lists every environment: only a build of all of them renders it (a build of some leaves it)
@@ -102,6 +101,32 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
         if errors_in(problems):
             raise BuildFailed(problems)
     return Compiled(files, resolved, problems)
+
+
+# Environments render in parallel, one process per core, when there are enough workloads to pay for a process
+# that imports nimgen and starts its own Node.js (about a second each).
+PARALLEL_MIN_WORKLOADS = int(os.environ.get("NIMGEN_PARALLEL_MIN_WORKLOADS", "200"))
+
+
+def _render_environments(envs: list[ResolvedEnvironment], cache: BuildCache | None,
+                         progress: Callable[[str], None] | None) -> list[tuple[str, Rendered]]:
+    workers = min(len(envs), max(os.cpu_count() or 1, 2 if PARALLEL_MIN_WORKLOADS == 0 else 1))
+    if workers < 2 or sum(len(r.workloads) for r in envs) < max(PARALLEL_MIN_WORKLOADS, 1):
+        found = []
+        for number, env in enumerate(envs, 1):
+            if progress is not None:
+                progress(f"rendering {env.environment.name} ({number}/{len(envs)}, {len(env.workloads)} workloads)")
+            found.append((env.environment.name, render_environment(env, cache)))
+        return found
+    if progress is not None:
+        progress(f"rendering {len(envs)} environments in {workers} processes")
+    # spawn, not fork: a parent that already runs jsii's Node.js (a test process) must not share its pipes
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # the biggest first, so the others fill the remaining processes
+        ordered = sorted(envs, key=lambda r: -len(r.workloads))
+        futures = [(env.environment.name, pool.submit(render_environment, env, cache)) for env in ordered]
+        done = dict((name, future.result()) for name, future in futures)
+    return [(env.environment.name, done[env.environment.name]) for env in envs]
 
 
 LOCK_FILE = Path(".nimgen") / "build.lock"

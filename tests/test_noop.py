@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import run
+from conftest import THOROUGH, run
 from meaning import ONE_GPU, add_environment, add_project, add_workload, bare_repo
 from nimgen import usecases
 from nimgen.output import record
@@ -127,3 +127,21 @@ def test_check_never_trusts_the_record(repo):
                                     data.environments, data.workloads, data.warnings))
     assert NOTHING in run(repo, "build").stdout
     assert run(repo, "check").exit_code == 1
+
+
+@pytest.mark.skipif(not THOROUGH, reason="thorough profile only (make test-thorough, CI): two cold builds in processes")
+def test_environments_rendered_in_parallel_processes_are_byte_identical(built_repo, tmp_path):
+    """NIMGEN_PARALLEL_MIN_WORKLOADS=0 renders every environment in its own process (at least two), 10**9 never."""
+    import subprocess
+    import sys
+    from conftest import PROJECT
+    found = {}
+    for mode, threshold in (("parallel", "0"), ("sequential", str(10**9))):
+        root = Path(shutil.copytree(built_repo, tmp_path / mode, symlinks=True))
+        shutil.rmtree(root / "out")
+        shutil.rmtree(root / ".nimgen")
+        done = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(root), "build", "--no-cache"], cwd=PROJECT,
+                              env={**os.environ, "NIMGEN_PARALLEL_MIN_WORKLOADS": threshold}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        found[mode] = snapshot(root / "out")
+    assert found["parallel"] == found["sequential"] and found["parallel"]
