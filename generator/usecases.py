@@ -111,7 +111,9 @@ PARALLEL_MIN_WORKLOADS = int(os.environ.get("NIMGEN_PARALLEL_MIN_WORKLOADS", "20
 def _render_environments(envs: list[ResolvedEnvironment], cache: BuildCache | None,
                          progress: Callable[[str], None] | None) -> list[tuple[str, Rendered]]:
     workers = min(len(envs), max(os.cpu_count() or 1, 2 if PARALLEL_MIN_WORKLOADS == 0 else 1))
-    if workers < 2 or sum(len(r.workloads) for r in envs) < max(PARALLEL_MIN_WORKLOADS, 1):
+    # with a cache to answer from (a build after an edit) most files cost a lookup: processes would cost more
+    cold = cache is None or not cache.folder.is_dir() or not any(cache.folder.iterdir())
+    if workers < 2 or not cold or sum(len(r.workloads) for r in envs) < max(PARALLEL_MIN_WORKLOADS, 1):
         found = []
         for number, env in enumerate(envs, 1):
             if progress is not None:
