@@ -50,7 +50,7 @@ coverage: $(STAMP)         ## the test suite with line and branch coverage of th
 mutate: $(MUTATE)          ## mutation score of resolve/ and construct/ (mutmut in .nimgen/mutate/, ~47 min on 2 cores; never in CI)
 	$(VENV)/bin/python tools/mutate.py $(if $(REV),--rev $(REV))
 
-bench: $(STAMP)            ## time builds of a thousand generated workloads (cold, warm, one change)
+bench: $(STAMP)            ## time nimgen on 1,200 generated workloads in 3 environments, against a YAML-dump floor (~11 min)
 	$(VENV)/bin/python tools/bench.py
 
 reference: $(STAMP)        ## write docs/REFERENCE.md, the reference of every input field, from schemas/*.json

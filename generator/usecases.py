@@ -248,10 +248,13 @@ def plan(root: Path, only: list[str] | None = None) -> plan_report.Review:
     current = read_out(root / "out", fresh)
     if only:
         current = {env: files for env, files in current.items() if env in fresh}
-    before = {env: _summary(files) for env, files in current.items()}
-    after = {env: json.loads(files[SUMMARY]) for env, files in compiled.files.items()}
-    return plan_report.review(before, after, {env: _objects(f, env) for env, f in current.items()},
-                              {env: _objects(f, env) for env, f in fresh.items()}, compiled.warnings,
+    # out/gitops/ is no environment: its changes count as files, and no workload is in it
+    envs_before = {env: files for env, files in current.items() if env != GITOPS}
+    envs_after = {env: files for env, files in fresh.items() if env != GITOPS}
+    before = {env: _summary(files) for env, files in envs_before.items()}
+    after = {env: json.loads(compiled.files[env][SUMMARY]) for env in envs_after}
+    return plan_report.review(before, after, {env: _objects(f, env) for env, f in envs_before.items()},
+                              {env: _objects(f, env) for env, f in envs_after.items()}, compiled.warnings,
                               len(differences(fresh, current)))
 
 

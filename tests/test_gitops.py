@@ -142,3 +142,15 @@ def test_a_repository_url_with_credentials_is_refused(tmp_path):
     add_environment(root, "e", {"gitops": {"repoURL": "https://user:token@github.com/example/platform.git"}})
     result = run(root, "validate")
     assert result.exit_code == 1 and "spec.gitops.repoURL" in result.stderr and "token" not in result.stderr
+
+
+def test_plan_and_diff_of_a_repository_with_out_gitops(repo, tmp_path):
+    root = Path(shutil.copytree(repo, tmp_path / "repo"))
+    result = run(root, "plan")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "nimgen plan: 0 added, 0 changed, 0 removed; 0 file(s) would change\n"
+    (root / "environments" / "b" / "environment.yaml").write_text(
+        (root / "environments" / "b" / "environment.yaml").read_text().replace("prune: true", "prune: false"))
+    result = run(root, "plan")
+    assert result.exit_code == 0 and "0 added, 0 changed, 0 removed; 2 file(s) would change" in result.stdout
+    assert "changed: out/gitops/argocd/applicationset.yaml" in run(root, "diff").stdout

@@ -2,18 +2,18 @@
 
 Run with `make bench` (or `.venv/bin/python tools/bench.py [--workloads N] [--runs K] [--keep DIR]`).
 
-The fleet. In a temporary folder (or --keep DIR), the example repository's environments (base, dev, staging,
-prod: each environment.yaml layered on the base with `spec.base: base`, their projects and workloads), the
-gallery (templates/compute, templates/datasources, plus one prefilled cache DataSource) and the catalog
-(templates/models), with every node pool sized (`nodes`) for the fleet, a few pools added (dev: h100; staging:
-a throughput pod metric for the HPA) and prod's departments extended. Then N workloads, split evenly over dev,
-staging and prod, each in one of eight projects per environment (prod's in two departments), generated
-deterministically: the store, the access level and the scaling backend go round-robin over the environment's
-options (every combination occurs), the rest (model, profile, pools, compute, replicas, env entries, LoRA, MIG
-slices, GPU shares, placement, rollout) comes from a seeded random. What an environment does not allow is not
-generated (public endpoints outside dev, LoRA from object storage in Knative mode, GPU shares without KAI, MIG
-outside staging's A100 pool, the KEDA HTTP add-on for exposed workloads). The fleet must build without errors
-(`nimgen validate` runs first; warnings are fine).
+The fleet. In a temporary folder (or --keep DIR), the example repository's environments (base, dev, staging, prod:
+each environment.yaml layered on the base with `spec.base: base`, their projects and workloads), the gallery
+(templates/compute, templates/datasources, plus one prefilled cache DataSource) and the catalog (templates/models),
+with every node pool sized (`nodes`) for the fleet, an h100 pool added to dev, a 2g.20gb MIG slice to staging's
+a100 pool and a throughput pod metric to its HPA backend, and two departments to prod. Then N workloads, split
+evenly over dev, staging and prod, each in one of eight projects per environment (prod's in the two departments),
+generated deterministically: the store, the access level and the scaling backend go round-robin over the
+environment's options (every combination occurs), the rest (project, model, profile, pools, compute, replicas, env
+entries, LoRA, MIG slices, GPU shares, placement, rollout) comes from a seeded random. What an environment does not
+allow is not generated (public endpoints outside dev, LoRA from object storage in Knative mode, GPU shares without
+KAI, MIG outside staging's A100 pool, the KEDA HTTP add-on for exposed workloads). The fleet must build without
+errors (`nimgen validate` runs first; warnings are fine).
 
 The measurements. Each nimgen step is a whole CLI run in a fresh process (`python -m nimgen --root FLEET ...`,
 what a user waits for), repeated --runs times; the table shows the median:
@@ -26,12 +26,12 @@ what a user waits for), repeated --runs times; the table shows the median:
   - check, validate, plan, and verify alone (`nimgen verify`, out/ as built).
 Every build builds all environments. Two references are timed in the same run, in this process, median of
 --runs: the floor, PyYAML's C dumper (yaml.CSafeDumper, libyaml) writing the objects of the fleet's out/ (every
-file loaded once; then yaml.dump_all(objects, Dumper=yaml.CSafeDumper) per file, summed), which no YAML-writing
-generator beats; and kubernetes-validate's own `kubernetes_validate.validate(obj, version, strict=True)` on each
+file loaded once; then yaml.dump_all(objects, Dumper=yaml.CSafeDumper) per file, summed), the cost of writing
+the objects alone; and kubernetes-validate's own `kubernetes_validate.validate(obj, version, strict=True)` on each
 object of a built-in kind (Namespace, ResourceQuota, LimitRange, NetworkPolicy, PVC, Job, HPA, PDB, Service...;
 CRDs and kustomizations skipped), at its environment's Kubernetes version. Every step is shown in seconds and as
-a multiple of the floor, so figures compare across machines. The peak RSS is the largest of the nimgen
-processes' (getrusage(RUSAGE_CHILDREN).ru_maxrss, which includes cdk8s's Node.js processes).
+a multiple of the floor, so figures compare across machines. The peak RSS is that of the largest process nimgen
+ran as (getrusage(RUSAGE_CHILDREN).ru_maxrss: the nimgen processes and their cdk8s Node.js processes).
 """
 
 from __future__ import annotations
@@ -83,12 +83,11 @@ class Model:
     version: str
     short: str
     big: bool = False             # 70B: several GPUs, a large cache, one GPU product per workload
-    lora: bool = False            # ships LoRA profiles
     generic: bool = True          # ships a vLLM profile that runs on any GPU (mixed pools, MIG, shares)
 
 
 MODELS = (
-    Model("meta/llama-3.1-8b-instruct", "1.1.2", "llama8b", lora=True),
+    Model("meta/llama-3.1-8b-instruct", "1.1.2", "llama8b"),   # the one with LoRA profiles
     Model("mistralai/mistral-7b-instruct-v0.3", "1.12.0", "mistral7b"),
     Model("meta/llama3-8b-instruct", "1.0.0", "llama3-8b"),
     Model("meta/llama-3.1-70b-instruct", "1.14.0", "llama70b", big=True, generic=False),
@@ -99,15 +98,16 @@ LORA_MODEL = MODELS[0]
 @dataclass(frozen=True)
 class Pool:
     name: str
-    product: str                  # a compute template's gpuProduct, or "" when the gallery has none for it
+    product: str                  # gpu.product
     per_node: int
-    template: str | None = None   # the gallery's one-GPU template for it
+    template: str | None = None   # the gallery's one-GPU template for its product, if any
 
 
 @dataclass(frozen=True)
 class Offer:
     """What one environment allows, from which its workloads are drawn."""
     name: str
+    about: str
     knative: bool
     kai: bool
     backends: tuple[str, ...]
@@ -121,29 +121,34 @@ class Offer:
 
 L40S = Pool("l40s", "NVIDIA-L40S", 4, "l40s-x1")
 OFFERS = {
-    "dev": Offer("dev", knative=True, kai=False, backends=("fixed", "knative", "knative-zero"),
-                 accesses=("clusterLocal", "authenticated", "groups", "users", "public"),
-                 pools=(L40S, Pool("h100", "NVIDIA-H100-80GB-HBM3", 8, "h100-x1")),
-                 pool_lists=(("l40s",), ("h100",), ("l40s", "h100")), lora_sources=("pvc",),
-                 kinds=("whole",) * 4 + ("lora",), metrics=("concurrency", "throughput")),
-    "staging": Offer("staging", knative=False, kai=False, backends=("fixed", "hpa", "keda-http"),
-                     accesses=("clusterLocal", "authenticated", "groups", "users"),
-                     pools=(L40S, Pool("a100", "NVIDIA-A100-SXM4-80GB", 8)),
-                     pool_lists=(("l40s",), ("a100",), ("l40s", "a100")), lora_sources=("pvc", "uri"),
-                     kinds=("whole",) * 3 + ("lora", "mig"), metrics=("concurrency", "throughput")),
-    "prod": Offer("prod", knative=False, kai=True, backends=("fixed", "keda"),
-                  accesses=("clusterLocal", "authenticated", "groups", "users"),
-                  pools=(Pool("h100-reserved", "NVIDIA-H100-80GB-HBM3", 8, "h100-x1"),
-                         Pool("h100-spot", "NVIDIA-H100-80GB-HBM3", 8, "h100-x1"), L40S),
-                  pool_lists=(("h100-reserved",), ("h100-reserved", "h100-spot"), ("h100-spot",), ("l40s",)),
-                  lora_sources=("pvc", "uri"), kinds=("whole",) * 3 + ("lora", "share"),
-                  metrics=("concurrency", "throughput", "latency")),
+    "dev": Offer(
+        "dev", "Knative mode, sidecar mesh, public endpoints", knative=True, kai=False,
+        backends=("fixed", "knative", "knative-zero"),
+        accesses=("clusterLocal", "authenticated", "groups", "users", "public"),
+        pools=(L40S, Pool("h100", "NVIDIA-H100-80GB-HBM3", 8, "h100-x1")),
+        pool_lists=(("l40s",), ("h100",), ("l40s", "h100")), lora_sources=("pvc",),
+        kinds=("whole",) * 4 + ("lora",), metrics=("concurrency", "throughput")),
+    "staging": Offer(
+        "staging", "Standard mode, ambient mesh, HPA, KEDA HTTP add-on, MIG", knative=False, kai=False,
+        backends=("fixed", "hpa", "keda-http"), accesses=("clusterLocal", "authenticated", "groups", "users"),
+        pools=(L40S, Pool("a100", "NVIDIA-A100-SXM4-80GB", 8)),
+        pool_lists=(("l40s",), ("a100",), ("l40s", "a100")), lora_sources=("pvc", "uri"),
+        kinds=("whole",) * 3 + ("lora", "mig"), metrics=("concurrency", "throughput")),
+    "prod": Offer(
+        "prod", "KAI, departments, KEDA, GPU shares, sidecar mesh with CNI, mirror, proxy, air gap", knative=False,
+        kai=True, backends=("fixed", "keda"), accesses=("clusterLocal", "authenticated", "groups", "users"),
+        pools=(Pool("h100-reserved", "NVIDIA-H100-80GB-HBM3", 8, "h100-x1"),
+               Pool("h100-spot", "NVIDIA-H100-80GB-HBM3", 8, "h100-x1"), L40S),
+        pool_lists=(("h100-reserved",), ("h100-reserved", "h100-spot"), ("h100-spot",), ("l40s",)),
+        lora_sources=("pvc", "uri"), kinds=("whole",) * 3 + ("lora", "share"),
+        metrics=("concurrency", "throughput", "latency")),
 }
 PROD_DEPARTMENTS = {"serving": TEAMS[:4], "labs": TEAMS[4:]}
 ENV_ENTRIES = (
     {"name": "NIM_MAX_MODEL_LEN", "value": "8192"},
     {"name": "NIM_ENABLE_KV_CACHE_REUSE", "value": "1"},
-    {"name": "NIM_GUIDED_DECODING_BACKEND", "valueFrom": {"configMapKeyRef": {"name": "nim-settings", "key": "guided-decoding"}}},
+    {"name": "NIM_GUIDED_DECODING_BACKEND",
+     "valueFrom": {"configMapKeyRef": {"name": "nim-settings", "key": "guided-decoding"}}},
     {"name": "OTEL_EXPORTER_OTLP_HEADERS", "valueFrom": {"secretKeyRef": {"name": "otel-auth", "key": "headers"}}},
     {"name": "NIM_LOG_LEVEL", "remove": True},
 )
@@ -159,7 +164,7 @@ class Generated:
     name: str
     project: str
     doc: Doc
-    tags: dict[str, str] = field(default_factory=dict)   # store, access, backend, kind: the fleet's composition
+    tags: dict[str, str] = field(default_factory=dict)   # store, access, backend...: the fleet's composition
     pools: tuple[str, ...] = ()
     gpu_bound: int = 1            # GPUs per replica at most, for sizing the pools
     peak: int = 1                 # replicas at most, a rollout's extra one included
@@ -200,6 +205,7 @@ def generate_workload(offer: Offer, i: int, rng: random.Random) -> Generated:
         g.tags["kind"] = next(k for k in ("migProfile", "gpuFraction", "gpuMemory") if k in spec["compute"])
     if entries := rng.sample(ENV_ENTRIES, rng.randint(0, 3)):
         spec["env"] = entries
+    g.tags["env entries"] = str(len(entries))
     extras(spec, offer, rng)
     metadata: Doc = {"name": name, "project": project}
     if rng.random() < 0.5:
@@ -366,10 +372,7 @@ def configure_environment(root: Path, offer: Offer, workloads: list[Generated]) 
     declared = {p["name"]: p for p in spec.get("nodePools", base["spec"]["nodePools"])}
     pools = []
     for pool in offer.pools:
-        entry = dict(declared.get(pool.name) or {
-            "name": pool.name, "gpu": {"product": pool.product, "perNode": pool.per_node, "memory": "80Gi",
-                                       "device": "2330:10de"},
-            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]})
+        entry = dict(declared.get(pool.name) or new_pool(pool))
         entry["nodes"] = nodes_needed(workloads, pool)
         if "migProfiles" in entry["gpu"]:   # 8B models need 16 GB: a 2g.20gb slice holds them, 1g.10gb does not
             entry["gpu"] = {**entry["gpu"], "migProfiles": sorted({*entry["gpu"]["migProfiles"], "2g.20gb"})}
@@ -381,6 +384,13 @@ def configure_environment(root: Path, offer: Offer, workloads: list[Generated]) 
         spec["departments"] += [{"name": d, "quota": {"gpus": 2000 * len(members)}, "overQuota": {"gpuLimit": -1}}
                                 for d, members in PROD_DEPARTMENTS.items()]
     write_yaml(path, doc)
+
+
+def new_pool(pool: Pool) -> Doc:
+    """A pool the example environment lacks (dev's h100), declared as prod declares its H100 pools."""
+    return {"name": pool.name,
+            "gpu": {"product": pool.product, "perNode": pool.per_node, "memory": "80Gi", "device": "2330:10de"},
+            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]}
 
 
 def write_projects(root: Path, env: str) -> None:
@@ -461,18 +471,6 @@ def measure_nimgen(root: Path, runs: int, one_workload: Path) -> list[tuple[str,
             return seconds
         return step
 
-    plan_args: list[str] = []
-
-    def plan(_: int) -> float:
-        """`nimgen plan`; should it crash, `plan --env E` for every environment (out/gitops/ aside, the same work)."""
-        if not plan_args:
-            try:
-                return nimgen(root, "plan")
-            except Crashed:
-                plan_args.extend(a for env in ENVS for a in ("--env", env))
-                print(f"bench: timing `plan {' '.join(plan_args)}` instead", file=sys.stderr)
-        return nimgen(root, "plan", *plan_args)
-
     steps = [
         ("cold build (no out/, no cache)", cold),
         ("no-op rebuild", lambda _: nimgen(root, "build")),
@@ -480,14 +478,12 @@ def measure_nimgen(root: Path, runs: int, one_workload: Path) -> list[tuple[str,
         (f"one base file changed ({BASE_EDIT})", changed(root / BASE_EDIT)),
         ("check", lambda _: nimgen(root, "check")),
         ("validate", lambda _: nimgen(root, "validate")),
-        ("plan", plan),
+        ("plan", lambda _: nimgen(root, "plan")),
         ("verify", lambda _: nimgen(root, "verify")),
     ]
     results = []
     for label, step in steps:
         seconds = median_of(runs, step)
-        if step is plan and plan_args:
-            label = f"plan {' '.join(plan_args)} (`nimgen plan` crashed)"
         print(f"bench: {label}: {seconds:.2f} s", file=sys.stderr)
         results.append((label, seconds))
     return results
@@ -534,7 +530,7 @@ def kubernetes_versions(root: Path) -> dict[str, str]:
 
 
 def kubernetes_validate_seconds(root: Path, objects: dict[Path, list[Doc]], runs: int) -> tuple[float, int]:
-    import kubernetes_validate
+    import kubernetes_validate  # type: ignore[import-untyped]
     versions = kubernetes_versions(root)
     todo = [(obj, versions[f.relative_to(root / "out").parts[0]]) for f, docs in objects.items() for obj in docs
             if builtin(obj)]
@@ -553,7 +549,7 @@ def kubernetes_validate_seconds(root: Path, objects: dict[Path, list[Doc]], runs
 
 def composition(workloads: list[Generated]) -> str:
     rows = ["| dimension | value | " + " | ".join(ENVS) + " | total |", "|---|---|" + "---|" * (len(ENVS) + 1)]
-    for dimension in ("store", "access", "backend", "kind", "pools"):
+    for dimension in ("store", "access", "backend", "kind", "pools", "env entries"):
         counts = Counter((w.tags[dimension], w.env) for w in workloads)
         for value in sorted({v for v, _ in counts}):
             cells = [str(counts[(value, env)]) for env in ENVS]
@@ -571,6 +567,7 @@ def report(args: argparse.Namespace, workloads: list[Generated], objects: dict[P
         f"- command: {shlex.join(sys.orig_argv)}",
         f"- fleet: {len(workloads)} generated workloads ({per_env}) besides the examples'; "
         f"{count} objects in {len(objects)} files of out/, {validated} of built-in kinds",
+        *(f"  - {o.name}: {o.about}" for o in OFFERS.values()),
         f"- median of {args.runs} run(s) each; peak RSS of the nimgen processes: {peak_mib:.0f} MiB",
         "",
         "| step | seconds | × floor |",
