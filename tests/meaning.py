@@ -119,3 +119,15 @@ def errors(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnosti
 
 def warnings(diagnostics: dict[str, list[Diagnostic]], env: str) -> list[Diagnostic]:
     return [d for d in diagnostics[env] if d.severity == "warning"]
+
+
+def value_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path to a value inside nested mappings and lists (for tests that change one value of a document)."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += value_paths(child, prefix + (key,))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            found += value_paths(child, prefix + (i,))
+    return found

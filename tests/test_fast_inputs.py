@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 from hypothesis import given, settings, strategies as st
 
+from meaning import value_paths
+
 from conftest import FIXTURE
 from nimgen.inputs import validate
 
@@ -33,17 +35,6 @@ def document(kind: str) -> dict[str, Any]:
     return data
 
 
-def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, prefix + (key,))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found += paths(child, prefix + (i,))
-    return found
-
-
 def agree(kind: str, data: dict[str, Any]) -> None:
     fast = validate.fast_validator_for(kind)
     assert fast is not None                                   # the fast path is in use for this kind
@@ -60,7 +51,7 @@ def test_the_unchanged_documents_are_valid_for_both():
 @given(kind=st.sampled_from(sorted(DOCUMENTS)), data=st.data(), value=VALUES, add=st.booleans())
 def test_jsonschema_rs_and_jsonschema_agree_on_mutated_inputs(kind, data, value, add):
     doc = copy.deepcopy(document(kind))
-    path = data.draw(st.sampled_from(paths(doc)))
+    path = data.draw(st.sampled_from(value_paths(doc)))
     node = doc
     for part in path[:-1]:
         node = node[part]

@@ -9,6 +9,8 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
+from meaning import value_paths
+
 from nimgen.verify import schemas
 
 HPA = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "w", "namespace": "n"},
@@ -21,17 +23,6 @@ QUEUE = {"apiVersion": "scheduling.run.ai/v2", "kind": "Queue", "metadata": {"na
                                 "memory": {"quota": -1, "limit": -1, "overQuotaWeight": 1}}}}
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=4), st.lists(st.integers(0, 2), max_size=2),
                    st.dictionaries(st.sampled_from(["a", "name", "type"]), st.integers(0, 2), max_size=2))
-
-
-def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, prefix + (key,))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found += paths(child, prefix + (i,))
-    return found
 
 
 def agree(obj: dict[str, Any], kind_of: dict[str, Any] | None = None) -> None:
@@ -48,7 +39,7 @@ def agree(obj: dict[str, Any], kind_of: dict[str, Any] | None = None) -> None:
 @given(which=st.sampled_from([HPA, QUEUE]), data=st.data(), value=VALUES)
 def test_jsonschema_rs_and_jsonschema_agree_on_what_is_valid(which, data, value):
     obj = copy.deepcopy(which)
-    path = data.draw(st.sampled_from(paths(obj)))
+    path = data.draw(st.sampled_from(value_paths(obj)))
     node = obj
     for part in path[:-1]:
         node = node[part]
