@@ -91,15 +91,17 @@ class Diagnostic:
         # A GitHub workflow command: '%', CR and LF escaped in the message, and ',' and ':' too in a property.
         d = self.shown()
         message = f"{d.path}: {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
-        return f"::{GITHUB_COMMAND[d.severity]} file={_property(d.file)},line={d.line},col={d.column}::{_data(message)}"
+        return f"::{GITHUB_COMMAND[d.severity]} file={github_property(d.file)},line={d.line},col={d.column}::{github_data(message)}"
 
 
-def _data(text: str) -> str:
+def github_data(text: str) -> str:
+    """Text of a GitHub workflow command: '%', CR and LF escaped."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _property(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
+def github_property(text: str) -> str:
+    """A property of a GitHub workflow command (file=...): ':' and ',' escaped too."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 class BuildFailed(Exception):

@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from ..diagnostics import Diagnostic, safe
+from ..diagnostics import Diagnostic, github_data, github_property, safe
 from .summary import EXPOSURE_RANK
 
 ObjectRef = tuple[str, str, str]         # kind, namespace ('' for cluster-scoped), name
@@ -226,9 +226,7 @@ def as_markdown(r: Review) -> str:
 
 
 def _annotation(level: str, file: str, message: str) -> str:
-    data = safe(message).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    where = safe(file).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
-    return f"::{level} file={where},line=1,title=nimgen plan::{data}"
+    return f"::{level} file={github_property(safe(file))},line=1,title=nimgen plan::{github_data(safe(message))}"
 
 
 def as_github(r: Review) -> str:
