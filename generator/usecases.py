@@ -27,7 +27,7 @@ from .inputs.reader import GalleryDocuments, InputSet, Reader
 from .inputs.validate import SCHEMA_DIR, SCHEMA_FILES
 from .model import Environment, NodePool, Profile, ResolvedEnvironment, Workload
 from .output import commit, record
-from .output.read import out_manifests, read_out, read_tree
+from .output.read import is_manifest, out_manifests, read_out, read_tree
 from .render import Rendered, facts_of, fingerprint, render_environment, render_gitops
 from .render.cache import BuildCache
 from .report.catalog import (ClaimSource, ExistingClaim, ListedCompute, ListedDataSource, ListedModel, ListedProfile,
@@ -93,14 +93,19 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
         # out/gitops/ lists every environment: only a build of all of them renders it (a build of some leaves it)
         synced = gitops_files(resolved) if only is None else None
         if synced is not None and (synced.applications or synced.flux):
-            version = max((r.environment.kubernetes_version for r in resolved.values()),
-                          key=lambda v: tuple(int(x) for x in v.split(".")))
-            rendered = render_gitops(synced.applications, synced.flux, version, cache)
+            rendered = render_gitops(synced.applications, synced.flux, newest_kubernetes(resolved), cache)
             problems.extend(rendered.problems)
             files[GITOPS] = rendered.files
         if errors_in(problems):
             raise BuildFailed(problems)
     return Compiled(files, resolved, problems)
+
+
+def newest_kubernetes(resolved: dict[str, ResolvedEnvironment]) -> str:
+    """The newest Kubernetes version of the environments: what out/gitops/ (applied beside them all) is checked
+    against."""
+    return max((r.environment.kubernetes_version for r in resolved.values()),
+               key=lambda v: tuple(int(x) for x in v.split(".")))
 
 
 # Environments render in parallel, one process per core, when there are enough workloads to pay for a process
@@ -211,18 +216,26 @@ def diff_out(root: Path, only: list[str] | None = None, trust_cache: bool = True
     read the build cache as the build does: only entries whose integrity seal matches (render/cache.py). `check`
     is the independent verdict that out/ is what the inputs produce, so it renders everything afresh and trusts
     no cache entry."""
+    compiled, fresh, current = _fresh_and_committed(root, only, trust_cache)
+    return Differences(differences(fresh, current), compiled.warnings)
+
+
+def _fresh_and_committed(root: Path, only: list[str] | None, trust_cache: bool = True
+                         ) -> tuple[Compiled, dict[str, dict[str, bytes]], dict[str, dict[str, bytes]]]:
+    """A fresh build of the selected environments, its files as bytes, and out/'s files of the same environments
+    (of every folder in out/ when all are selected)."""
     compiled = compile_all(root, only, use_cache=trust_cache)
     fresh = {env: {k: v.encode() for k, v in files.items()} for env, files in compiled.files.items()}
     current = read_out(root / "out", fresh)
     if only:
         current = {env: files for env, files in current.items() if env in fresh}
-    return Differences(differences(fresh, current), compiled.warnings)
+    return compiled, fresh, current
 
 
 def _objects(files: dict[str, bytes], env: str) -> plan_report.Objects:
     found: plan_report.Objects = {}
     for relpath, data in files.items():
-        if not relpath.endswith(".yaml") or relpath.rsplit("/", 1)[-1] == "kustomization.yaml":
+        if not is_manifest(relpath):
             continue
         manifest, _ = read_manifest(data.decode(errors="replace"), f"out/{env}/{relpath}")
         for o in manifest.objects if manifest else []:
@@ -243,11 +256,7 @@ def _summary(files: dict[str, bytes]) -> dict[str, Any] | None:
 def plan(root: Path, only: list[str] | None = None) -> plan_report.Review:
     """What a build would change, as a reviewer reads it: the committed out/ is the state before, a fresh build
     (reading the sealed cache, as a build does) the state after."""
-    compiled = compile_all(root, only)
-    fresh = {env: {k: v.encode() for k, v in files.items()} for env, files in compiled.files.items()}
-    current = read_out(root / "out", fresh)
-    if only:
-        current = {env: files for env, files in current.items() if env in fresh}
+    compiled, fresh, current = _fresh_and_committed(root, only)
     # out/gitops/ is no environment: its changes count as files, and no workload is in it
     envs_before = {env: files for env, files in current.items() if env != GITOPS}
     envs_after = {env: files for env, files in fresh.items() if env != GITOPS}
@@ -323,10 +332,9 @@ def verify_out(root: Path, envs: list[str] | None = None, schema_locations: Sequ
                                             facts_of(resolved[env]), f"out/{env}"))
     objects = sum(len(m.objects) for files in manifests.values() for m in files.values())
     if envs is None and resolved:
-        version = max((r.environment.kubernetes_version for r in resolved.values()),
-                      key=lambda v: tuple(int(x) for x in v.split(".")))
+        version = newest_kubernetes(resolved)
         for relpath, data in sorted(read_tree(root / "out" / GITOPS).items()):
-            if not relpath.endswith(".yaml") or relpath.rsplit("/", 1)[-1] == "kustomization.yaml":
+            if not is_manifest(relpath):
                 continue
             shown = f"out/{GITOPS}/{relpath}"
             parsed, found = read_manifest(data.decode(errors="replace"), shown)

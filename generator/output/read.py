@@ -55,6 +55,12 @@ def _identity(out: Path) -> tuple[int, int, int] | None:
     return found.st_dev, found.st_ino, found.st_ctime_ns
 
 
+def is_manifest(relpath: str) -> bool:
+    """A file of out/ that holds objects: YAML, not a kustomization, not hidden."""
+    parts = relpath.split("/")
+    return relpath.endswith(".yaml") and parts[-1] != KUSTOMIZATION and not any(p.startswith(".") for p in parts)
+
+
 def out_manifests(root: Path, envs: list[str] | None = None) -> dict[str, dict[str, Manifest]]:
     """The manifests of out/<env>/ (every *.yaml but kustomization.yaml) of the selected environments (all by
     default): {env: {relpath: Manifest}}. Raises BuildFailed for unknown environments, a missing out/<env>/ and
@@ -70,7 +76,7 @@ def out_manifests(root: Path, envs: list[str] | None = None) -> dict[str, dict[s
         found[env] = {}
         for path in sorted(folder.rglob("*.yaml")):
             relpath = path.relative_to(folder).as_posix()
-            if path.name == KUSTOMIZATION or any(part.startswith(".") for part in relpath.split("/")):
+            if not is_manifest(relpath):
                 continue
             shown = f"out/{env}/{relpath}"
             try:
