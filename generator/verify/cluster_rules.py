@@ -433,14 +433,16 @@ def average_trigger_without_fallback(objects: Objects, facts: EnvironmentFacts) 
                             f"({least if isinstance(least, int) else 0})")
 
 
-def _start_window(isvc: Obj) -> int | None:
-    """A replica's start-up window: its startup probe's failureThreshold x periodSeconds (Kubernetes' defaults 3
-    and 10), or None without a probe."""
-    probe = isvc.at("spec", "predictor", "containers", 0, "startupProbe")
+def startup_window(probe: Any) -> int | None:
+    """How long a startup probe lets a container take to start: initialDelaySeconds + periodSeconds x
+    failureThreshold (Kubernetes' defaults 0, 10 and 3); None without a probe or with values that are not numbers."""
     if not isinstance(probe, dict):
         return None
-    threshold, period = probe.get("failureThreshold", 3), probe.get("periodSeconds", 10)
-    return threshold * period if isinstance(threshold, int) and isinstance(period, int) else None
+    delay, period, threshold = (probe.get("initialDelaySeconds", 0), probe.get("periodSeconds", 10),
+                                probe.get("failureThreshold", 3))
+    if not all(isinstance(v, int) for v in (delay, period, threshold)):
+        return None
+    return int(delay) + int(period) * int(threshold)
 
 
 @rule("autoscaler-without-scale-up-limit")
@@ -469,7 +471,7 @@ def autoscaler_without_scale_up_limit(objects: Objects, facts: EnvironmentFacts)
         problems += [f"policy {i} adds {p.get('value')} {p.get('type')} per period, not 1 Pods"
                      for i, p in enumerate(policies) if p.get("type") != "Pods" or p.get("value") != 1]
         isvc = pods.get((o.namespace, str(o.at("spec", "scaleTargetRef", "name"))))
-        window = _start_window(isvc) if isvc is not None else None
+        window = startup_window(isvc.at("spec", "predictor", "containers", 0, "startupProbe")) if isvc is not None else None
         if isvc is not None and window is not None:      # the target or its probe unknown: nothing to compare with
             problems += [f"policy {i} has periodSeconds {p.get('periodSeconds')}, shorter than the {window}s start-up "
                          f"window of {isvc.name}" for i, p in enumerate(policies)
@@ -537,9 +539,8 @@ def startup_beyond_progress_deadline(objects: Objects, facts: EnvironmentFacts) 
     for o in objects.of("InferenceService"):
         deadline = progress_deadline(o)
         for i, c in enumerate(o.items("spec", "predictor", "containers")):
-            probe = c.get("startupProbe")
-            if probe:
-                window = probe.get("initialDelaySeconds", 0) + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+            window = startup_window(c.get("startupProbe"))
+            if window is not None:
                 if window + PULL_ALLOWANCE_SECONDS > deadline:
                     yield Violation("startup-beyond-progress-deadline", o,
                                     ("spec", "predictor", "containers", i, "startupProbe"),
