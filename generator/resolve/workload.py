@@ -20,7 +20,7 @@ from .container_env import server_env, user_env
 from .images import pull_secrets
 from .lora import resolve_lora
 from .outbound import ca_volumes, outbound_env, outbound_of
-from .service import (ServerParts, deployment_mode, inference_service, resolve_rollout, resolve_start_window,
+from .service import (START_SECONDS, ServerParts, deployment_mode, inference_service, resolve_rollout, resolve_start_window,
                       service_annotations, start_problems, visibility_labels)
 from .storage import Mounters, Outbound, pull_secret, resolve_storage, uses_storage_initializer
 
@@ -57,10 +57,11 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
                   f"'<name>{naming.longest_suffix(mode)}', which must fit in {naming.MAX_NAME}",
                   f"use at most {longest} characters for a {mode.value}-mode workload")
     access = resolve_access(ctx, mode)
-    initializer = uses_storage_initializer(ctx.spec) or (lora.lora is not None and isinstance(lora.lora.source, LoraFromUri))
+    model_download = uses_storage_initializer(ctx.spec)
+    initializer = model_download or (lora.lora is not None and isinstance(lora.lora.source, LoraFromUri))
     pod_annotations = mesh.pod_annotations(env, traits.meshed, initializer)
     if mesh.needs_native_sidecar(env, traits.meshed, initializer) and not env.native_sidecars:
-        at = ("spec", "store", "uri") if uses_storage_initializer(ctx.spec) else ("spec", "lora", "source", "uri")
+        at = ("spec", "store", "uri") if model_download else ("spec", "lora", "source", "uri")
         ctx.error(at, f"in namespace {project.namespace} (in the mesh for token access) the "
                   f"storage initializer downloads through an Istio proxy, which must start first: a native sidecar, "
                   f"which Kubernetes {env.kubernetes_version} does not run by default",
@@ -98,8 +99,11 @@ def resolve_workload(doc: Document, env: Environment, project: Project, gallery:
 
 
 def requested_start(spec: dict[str, Any]) -> int | None:
-    seconds = spec.get("probes", {}).get("startup", {}).get("seconds")
-    return seconds if isinstance(seconds, int) else None
+    """spec.probes.startup.seconds as written (resolve_start_window records and checks it)."""
+    node: Any = {"spec": spec}
+    for part in START_SECONDS:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, int) else None
 
 
 def pod_service_account(ctx: WorkloadContext, store: str | None, lora: Lora | None) -> str | None:
