@@ -9,10 +9,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata as pkg_metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,8 @@ from .inputs.validate import SCHEMA_DIR, SCHEMA_FILES
 from .model import Environment, NodePool, Profile, ResolvedEnvironment, Workload
 from .output import commit, record
 from .output.read import is_manifest, out_manifests, read_out, read_tree
-from .render import Rendered, facts_of, fingerprint, render_environment, render_gitops
+from .render import facts_of, fingerprint, render_environments, render_gitops
+from .render.workers import Workers
 from .render.cache import BuildCache
 from .report.catalog import (ClaimSource, ExistingClaim, ListedCompute, ListedDataSource, ListedModel, ListedProfile,
                              ListedVersion, ModelListing, NewClaim, Origin, PoolFit, PoolMisfit, TemplateListing)
@@ -68,6 +67,30 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
                                   "rename the folder"))
     if unknown:
         raise BuildFailed(unknown)
+    cache = BuildCache(root / CACHE_DIR, fingerprint()) if use_cache and render else None
+    with Workers() as helpers:
+        # a build that constructs every file starts its helper processes now: they are ready when the inputs are
+        if render and (cache is None or cache.empty()) and helpers.worth_it(sources.workload_count(root, selected)):
+            helpers.start()
+        resolved, problems = _resolve_all(root, selected)
+        files: dict[str, dict[str, str]] = {}
+        if render:
+            for name, rendered in render_environments([resolved[n] for n in selected], cache, helpers, progress):
+                problems.extend(rendered.problems)
+                files[name] = rendered.files
+            # out/gitops/ lists every environment: only a build of all of them renders it (a build of some leaves it)
+            synced = gitops_files(resolved) if only is None else None
+            if synced is not None and (synced.applications or synced.flux):
+                rendered = render_gitops(synced.applications, synced.flux, newest_kubernetes(resolved), cache, helpers)
+                problems.extend(rendered.problems)
+                files[GITOPS] = rendered.files
+            if errors_in(problems):
+                raise BuildFailed(problems)
+    return Compiled(files, resolved, problems)
+
+
+def _resolve_all(root: Path, selected: list[str]) -> tuple[dict[str, ResolvedEnvironment], list[Diagnostic]]:
+    """Read, validate and resolve the selected environments; raise BuildFailed when any input has an error."""
     reader = Reader(root)
     shared = reader.shared_gallery()
     problems: list[Diagnostic] = []
@@ -84,21 +107,7 @@ def compile_all(root: Path, only: list[str] | None = None, use_cache: bool = Tru
     problems = sorted(set(reader.problems + problems))
     if errors_in(problems):
         raise BuildFailed(problems)
-    files: dict[str, dict[str, str]] = {}
-    if render:
-        cache = BuildCache(root / CACHE_DIR, fingerprint()) if use_cache else None
-        for name, rendered in _render_environments([resolved[n] for n in selected], cache, progress):
-            problems.extend(rendered.problems)
-            files[name] = rendered.files
-        # out/gitops/ lists every environment: only a build of all of them renders it (a build of some leaves it)
-        synced = gitops_files(resolved) if only is None else None
-        if synced is not None and (synced.applications or synced.flux):
-            rendered = render_gitops(synced.applications, synced.flux, newest_kubernetes(resolved), cache)
-            problems.extend(rendered.problems)
-            files[GITOPS] = rendered.files
-        if errors_in(problems):
-            raise BuildFailed(problems)
-    return Compiled(files, resolved, problems)
+    return resolved, problems
 
 
 def newest_kubernetes(resolved: dict[str, ResolvedEnvironment]) -> str:
@@ -106,34 +115,6 @@ def newest_kubernetes(resolved: dict[str, ResolvedEnvironment]) -> str:
     against."""
     return max((r.environment.kubernetes_version for r in resolved.values()),
                key=lambda v: tuple(int(x) for x in v.split(".")))
-
-
-# Environments render in parallel, one process per core, when there are enough workloads to pay for a process
-# that imports nimgen and starts its own Node.js (about a second each).
-PARALLEL_MIN_WORKLOADS = int(os.environ.get("NIMGEN_PARALLEL_MIN_WORKLOADS", "200"))
-
-
-def _render_environments(envs: list[ResolvedEnvironment], cache: BuildCache | None,
-                         progress: Callable[[str], None] | None) -> list[tuple[str, Rendered]]:
-    workers = min(len(envs), max(os.cpu_count() or 1, 2 if PARALLEL_MIN_WORKLOADS == 0 else 1))
-    # with a cache to answer from (a build after an edit) most files cost a lookup: processes would cost more
-    cold = cache is None or not cache.folder.is_dir() or not any(cache.folder.iterdir())
-    if workers < 2 or not cold or sum(len(r.workloads) for r in envs) < max(PARALLEL_MIN_WORKLOADS, 1):
-        found = []
-        for number, env in enumerate(envs, 1):
-            if progress is not None:
-                progress(f"rendering {env.environment.name} ({number}/{len(envs)}, {len(env.workloads)} workloads)")
-            found.append((env.environment.name, render_environment(env, cache)))
-        return found
-    if progress is not None:
-        progress(f"rendering {len(envs)} environments in {workers} processes")
-    # spawn, not fork: a parent that already runs jsii's Node.js (a test process) must not share its pipes
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        # the biggest first, so the others fill the remaining processes
-        ordered = sorted(envs, key=lambda r: -len(r.workloads))
-        futures = [(env.environment.name, pool.submit(render_environment, env, cache)) for env in ordered]
-        done = dict((name, future.result()) for name, future in futures)
-    return [(env.environment.name, done[env.environment.name]) for env in envs]
 
 
 LOCK_FILE = Path(".nimgen") / "build.lock"

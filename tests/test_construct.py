@@ -15,7 +15,7 @@ from nimgen.model import (IdentityRule, ZtunnelGuard, ClaimRule, ClusterLocal, E
 
 
 def objects(w) -> dict[tuple[str, str], dict]:
-    (found,) = synthesize({"f": w}).values()
+    (found,) = synthesize([w])
     return {(o["kind"], o["metadata"]["name"]): o for o in found}
 
 
@@ -104,7 +104,7 @@ def test_a_model_value_without_a_construct_is_a_bug_not_silence():
         pass
 
     with pytest.raises(AssertionError):
-        synthesize({"f": workload(access=Unknown())})
+        synthesize([workload(access=Unknown())])
 
 
 # -- who may call
@@ -209,13 +209,13 @@ def test_knative_scaling_is_carried_by_the_inference_service():
 
 
 def test_project_namespace_is_cluster_scoped_and_guard_rails_are_namespaced():
-    files = synthesize({"p": project(), "q": ClusterQueues((project().queue,))})
-    by_kind = {o["kind"]: o for o in files["p"]}
+    project_objects, queue_objects = synthesize([project(), ClusterQueues((project().queue,))])
+    by_kind = {o["kind"]: o for o in project_objects}
     assert "namespace" not in by_kind["Namespace"]["metadata"] and by_kind["Namespace"]["metadata"]["name"] == "ns"
     for kind in ("ResourceQuota", "LimitRange", "NetworkPolicy"):
         assert by_kind[kind]["metadata"]["namespace"] == "ns"
     assert by_kind["NetworkPolicy"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
-    (queue,) = files["q"]
+    (queue,) = queue_objects
     assert "namespace" not in queue["metadata"]
     assert queue["spec"]["resources"]["gpu"] == {"quota": 4, "limit": 6, "overQuotaWeight": 1}
 
@@ -254,12 +254,12 @@ def test_pod_labels_annotations_and_service_account_reach_the_predictor():
 def test_an_ambient_project_gets_its_waypoint():
     pods = (("gateway.networking.k8s.io/gateway-name", "waypoint"),)
     ingress = IngressPolicy(Meta("waypoint-ingress"), pods, (IngressRule((NamespacePeer("ns"),), (15008,)),))
-    files = synthesize({"p": project(waypoint=Waypoint(Meta("waypoint", (("istio.io/waypoint-for", "service"),)),
-                                                        "istio-waypoint", "mesh", 15008, "HBONE", ingress))})
-    (gateway,) = [o for o in files["p"] if o["kind"] == "Gateway"]
+    (found,) = synthesize([project(waypoint=Waypoint(Meta("waypoint", (("istio.io/waypoint-for", "service"),)),
+                                                     "istio-waypoint", "mesh", 15008, "HBONE", ingress))])
+    (gateway,) = [o for o in found if o["kind"] == "Gateway"]
     assert gateway["spec"] == {"gatewayClassName": "istio-waypoint", "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]}
     assert gateway["metadata"]["labels"]["istio.io/waypoint-for"] == "service"
     # the namespace's default-deny policy isolates the waypoint's pods too: its own policy lets callers in
-    (policy,) = [o for o in files["p"] if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "waypoint-ingress"]
+    (policy,) = [o for o in found if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "waypoint-ingress"]
     assert policy["spec"]["podSelector"] == {"matchLabels": dict(pods)}
     assert policy["spec"]["ingress"][0]["ports"] == [{"port": 15008, "protocol": "TCP"}]

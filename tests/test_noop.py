@@ -131,7 +131,7 @@ def test_check_never_trusts_the_record(repo):
 
 @pytest.mark.skipif(not THOROUGH, reason="thorough profile only (make test-thorough, CI): two cold builds in processes")
 def test_environments_rendered_in_parallel_processes_are_byte_identical(built_repo, tmp_path):
-    """NIMGEN_PARALLEL_MIN_WORKLOADS=0 renders every environment in its own process (at least two), 10**9 never."""
+    """NIMGEN_PARALLEL_MIN_FILES=0 constructs files in two processes at least, 10**9 in one."""
     import subprocess
     import sys
     from conftest import PROJECT
@@ -141,7 +141,7 @@ def test_environments_rendered_in_parallel_processes_are_byte_identical(built_re
         shutil.rmtree(root / "out")
         shutil.rmtree(root / ".nimgen")
         done = subprocess.run([sys.executable, "-m", "nimgen", "--root", str(root), "build", "--no-cache"], cwd=PROJECT,
-                              env={**os.environ, "NIMGEN_PARALLEL_MIN_WORKLOADS": threshold}, capture_output=True, text=True)
+                              env={**os.environ, "NIMGEN_PARALLEL_MIN_FILES": threshold}, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         found[mode] = snapshot(root / "out")
     assert found["parallel"] == found["sequential"] and found["parallel"]

@@ -10,7 +10,7 @@ actually needs constructing.
 from __future__ import annotations
 
 import os
-from typing import Any, assert_never
+from typing import Any, Sequence, assert_never
 
 # jsii prints a banner on Node 20 unless told it is expected: set before anything below starts the runtime.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -30,14 +30,28 @@ from .queues import queue  # noqa: E402
 from .storage import prepared, store  # noqa: E402
 
 
-def chart(app: cdk8s.App, index: int, namespace_: str | None, labels: Labels) -> cdk8s.Chart:
-    return cdk8s.Chart(app, f"c{index}", namespace=namespace_, labels=dict(labels) or None,
-                       disable_resource_name_hashes=True)
+# Files rendered in one cdk8s App: an App per file costs a jsii round trip more per file, one App for every file
+# costs time quadratic in the number of files (each chart's to_json resolves and validates the whole App).
+FILES_PER_APP = 16
 
 
-def workload(app: cdk8s.App, w: Workload) -> None:
+class Charts:
+    """Makes the charts of one output file, in an App it may share with other files, and remembers them: the
+    objects of the file are those of its charts."""
+
+    def __init__(self, app: cdk8s.App, file: int) -> None:
+        self.app, self.file, self.made = app, file, list[cdk8s.Chart]()
+
+    def __call__(self, namespace_: str | None, labels: Labels) -> cdk8s.Chart:
+        made = cdk8s.Chart(self.app, f"f{self.file}c{len(self.made)}", namespace=namespace_,
+                           labels=dict(labels) or None, disable_resource_name_hashes=True)
+        self.made.append(made)
+        return made
+
+
+def workload(chart: Charts, w: Workload) -> None:
     """Every object of a workload, each from the part of the model that decides it."""
-    scope = chart(app, 0, w.namespace, w.labels)
+    scope = chart(w.namespace, w.labels)
     inference_service(scope, w.service)
     store(scope, w.store)
     scaling(scope, w.scaling)
@@ -50,16 +64,16 @@ def workload(app: cdk8s.App, w: Workload) -> None:
         disruption_budget(scope, w.disruption)
 
 
-def preparation(app: cdk8s.App, p: Preparation) -> None:
+def preparation(chart: Charts, p: Preparation) -> None:
     """A workload's objects that are applied, and finish, before its server: out/<env>/prepare/."""
     w = p.workload
-    prepared(chart(app, 0, w.namespace, w.labels), w.store)
+    prepared(chart(w.namespace, w.labels), w.store)
 
 
-def project(app: cdk8s.App, p: Project) -> None:
+def project(chart: Charts, p: Project) -> None:
     # The Namespace is cluster-scoped: a chart namespace would be stamped on it.
-    namespace(chart(app, 0, None, p.labels), p.namespace_object)
-    scope = chart(app, 1, p.namespace, p.labels)
+    namespace(chart(None, p.labels), p.namespace_object)
+    scope = chart(p.namespace, p.labels)
     resource_quota(scope, p.quota)
     limit_range(scope, p.limits)
     default_deny(scope, p.default_deny)
@@ -68,37 +82,38 @@ def project(app: cdk8s.App, p: Project) -> None:
         ingress_policy(scope, p.waypoint.ingress)
 
 
-def queues(app: cdk8s.App, value: ClusterQueues) -> None:
-    scope = chart(app, 0, None, ())
+def queues(chart: Charts, value: ClusterQueues) -> None:
+    scope = chart(None, ())
     for q in value.queues:
         queue(scope, q)
 
 
-def output_file(app: cdk8s.App, value: OutputFile) -> None:
+def output_file(chart: Charts, value: OutputFile) -> None:
     match value:
         case Workload():
-            workload(app, value)
+            workload(chart, value)
         case Preparation():
-            preparation(app, value)
+            preparation(chart, value)
         case Project():
-            project(app, value)
+            project(chart, value)
         case ClusterQueues():
-            queues(app, value)
+            queues(chart, value)
         case ArgoApplications():
-            application_set(chart(app, 0, value.namespace, ()), value)
+            application_set(chart(value.namespace, ()), value)
         case FluxSync():
-            flux_sync(chart(app, 0, value.namespace, ()), value)
+            flux_sync(chart(value.namespace, ()), value)
         case _:
             assert_never(value)
 
 
-def synthesize(files: dict[str, OutputFile]) -> dict[str, list[dict[str, Any]]]:
-    """Render each file's model value; returns the objects of each file (in no particular order)."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for relpath, value in sorted(files.items()):
-        # An app per file: cdk8s resolves and validates the whole app on every chart's to_json, so one app for
-        # every file costs time quadratic in the number of files.
+def synthesize(values: Sequence[OutputFile]) -> list[list[dict[str, Any]]]:
+    """Render each file's model value; returns the objects of each file (in no particular order), in the order of
+    `values`."""
+    found: list[list[dict[str, Any]]] = []
+    for start in range(0, len(values), FILES_PER_APP):
         app = cdk8s.App()
-        output_file(app, value)
-        found[relpath] = [obj for c in app.charts for obj in c.to_json()]
+        for file, value in enumerate(values[start:start + FILES_PER_APP]):
+            charts = Charts(app, file)
+            output_file(charts, value)
+            found.append([obj for c in charts.made for obj in c.to_json()])
     return found

@@ -195,6 +195,13 @@ def environment_layers(root: Path, env: str, problems: list[Diagnostic] | None =
     return [Layer(rel, base.get(rel), own.get(rel)) for rel in sorted(base.keys() | own.keys())]
 
 
+def workload_count(root: Path, envs: list[str]) -> int:
+    """About how many workloads the environments hold (their own workload files, nothing read): what decides
+    whether a build starts its helper processes before it reads the inputs."""
+    return sum(1 for env in envs for _, _, names in os.walk(root / "environments" / env / "workloads")
+               for name in names if _is_yaml(name))
+
+
 def base_exists(root: Path) -> bool:
     """Whether the repository has a shared layer (environments/base/ with any input in it)."""
     folder = root / "environments" / BASE

@@ -26,20 +26,29 @@ from pathlib import Path
 from typing import Any
 
 
+_COMPARED: dict[type, tuple[str, ...]] = {}     # per dataclass, the fields that take part in equality
+
+
+def _compared(kind: type) -> tuple[str, ...]:
+    names = _COMPARED.get(kind)
+    if names is None:
+        names = _COMPARED[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.compare)
+    return names
+
+
 def canonical(value: Any) -> Any:
     """A model value as plain JSON data, each dataclass tagged with its type (variants of a union differ)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        found = {"@": type(value).__name__}
-        for f in dataclasses.fields(value):
-            if f.compare:
-                found[f.name] = canonical(getattr(value, f.name))
-        return found
-    if isinstance(value, Enum):
-        return canonical(value.value)
+    if value is None or isinstance(value, (str, int, float, bool)) and not isinstance(value, Enum):
+        return value
     if isinstance(value, (tuple, list)):
         return [canonical(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
+    if isinstance(value, Enum):
+        return canonical(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        found = {"@": type(value).__name__}
+        for name in _compared(type(value)):
+            found[name] = canonical(getattr(value, name))
+        return found
     if isinstance(value, Decimal):
         return {"@": "Decimal", "value": str(value)}
     raise TypeError(f"{type(value).__name__} has no canonical form")
@@ -89,6 +98,13 @@ class BuildCache:
     def _path(self, key: str) -> Path:
         digest = self._digest(key)
         return self.folder / digest[:2] / f"{digest}.yaml"
+
+    def empty(self) -> bool:
+        """Whether the cache holds no entry at all (a first build, or one after `make clean`)."""
+        try:
+            return not any(self.folder.iterdir())
+        except OSError:
+            return True
 
     def get(self, key: str) -> str | None:
         path = self._path(key)

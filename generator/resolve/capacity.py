@@ -31,6 +31,7 @@ class _Gpu:
 @dataclass
 class _Node:
     gpus: list[_Gpu]
+    most_free: Decimal = Decimal(1)      # the most any one of its GPUs has free: a fleet's pools have hundreds of nodes
 
 
 @dataclass
@@ -53,10 +54,13 @@ class _Pool:
 
     def _fit(self, usable: Callable[[_Gpu], bool], count: int, use: str, amount: Decimal) -> bool:
         for node in self.nodes:
+            if node.most_free < amount:
+                continue
             fitting = [g for g in node.gpus if usable(g) and g.free >= amount]
             if len(fitting) >= count:
                 for g in fitting[:count]:
                     g.use, g.free = use, g.free - amount
+                node.most_free = max(g.free for g in node.gpus)
                 return True
         return False
 
