@@ -263,3 +263,20 @@ def test_an_ambient_project_gets_its_waypoint():
     (policy,) = [o for o in found if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "waypoint-ingress"]
     assert policy["spec"]["podSelector"] == {"matchLabels": dict(pods)}
     assert policy["spec"]["ingress"][0]["ports"] == [{"port": 15008, "protocol": "TCP"}]
+
+
+def test_an_object_made_by_direct_jsii_calls_is_the_one_cdk8s_binding_makes():
+    import cdk8s
+    from nimgen.construct.base import api_object
+    from nimgen.model import Meta
+    app = cdk8s.App()
+    chart = cdk8s.Chart(app, "c", namespace="ns", labels={"team": "a"}, disable_resource_name_hashes=True)
+    api_object(chart, "v1", "ConfigMap", Meta("ours", (("l", "1"),), (("a", "2"),)), data={"k": "v"}, immutable=True)
+    api_object(chart, "v1", "ConfigMap", Meta("bare"))
+    reference = cdk8s.ApiObject(chart, "theirs", api_version="v1", kind="ConfigMap",
+                                metadata=cdk8s.ApiObjectMetadata(name="theirs", labels={"l": "1"}, annotations={"a": "2"}))
+    reference.add_json_patch(cdk8s.JsonPatch.add("/data", {"k": "v"}), cdk8s.JsonPatch.add("/immutable", True))
+    ours, bare, theirs = chart.to_json()
+    assert ours == {**theirs, "metadata": {**theirs["metadata"], "name": "ours"}}
+    assert bare == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bare", "namespace": "ns",
+                                                                          "labels": {"team": "a"}}}

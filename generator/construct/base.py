@@ -1,7 +1,7 @@
 """The one way construct creates Kubernetes objects, and the renderers of shapes several objects share.
 
 Each object is one cdk8s ApiObject plus one JSON patch per top-level body field (usually just `spec`): coarse
-jsii calls, never one per field. Metadata comes from the model's Meta; namespace and shared labels from the chart.
+jsii calls, never one per field, made without the binding's run-time type checks (api_object says why). Metadata comes from the model's Meta; namespace and shared labels from the chart.
 """
 
 from __future__ import annotations
@@ -15,14 +15,25 @@ from ..model import (ClaimVolume, ConfigMapKeyRef, ConfigMapVolume, Container, S
 
 
 def api_object(scope: Construct, api_version: str, kind: str, meta: Meta, **body: Any) -> Any:
+    """A cdk8s ApiObject with the body as one JSON patch per top-level field: three jsii calls, the same the
+    generated binding makes (`cdk8s.ApiObject(...)`, `JsonPatch.add`, `add_json_patch`), made directly. The binding
+    re-checks each argument's type at run time (typeguard) and wraps the props in struct classes, a quarter of
+    construct's time (measured on 480 files: 4.7-5.9 s through the binding, 3.7-4.0 s direct); mypy proves these
+    types, and jsii's kernel checks the props (apiVersion and kind required) as it does the binding's."""
     import cdk8s
+    import jsii
 
-    obj = cdk8s.ApiObject(
-        scope, f"{kind}-{meta.name}", api_version=api_version, kind=kind,
-        metadata=cdk8s.ApiObjectMetadata(name=meta.name, labels=dict(meta.labels) or None,
-                                         annotations=dict(meta.annotations) or None))
+    metadata: dict[str, Any] = {"name": meta.name}
+    if meta.labels:
+        metadata["labels"] = dict(meta.labels)
+    if meta.annotations:
+        metadata["annotations"] = dict(meta.annotations)
+    obj = cdk8s.ApiObject.__new__(cdk8s.ApiObject)
+    jsii.create(cdk8s.ApiObject, obj,
+                [scope, f"{kind}-{meta.name}", {"apiVersion": api_version, "kind": kind, "metadata": metadata}])
     if body:
-        obj.add_json_patch(*(cdk8s.JsonPatch.add(f"/{key}", value) for key, value in body.items()))
+        jsii.invoke(obj, "addJsonPatch",
+                    [jsii.sinvoke(cdk8s.JsonPatch, "add", [f"/{key}", value]) for key, value in body.items()])
     return obj
 
 
