@@ -26,32 +26,33 @@ from pathlib import Path
 from typing import Any
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _COMPARED: dict[type, tuple[str, ...]] = {}     # per dataclass, the fields that take part in equality
 
 
-def _compared(kind: type) -> tuple[str, ...]:
-    names = _COMPARED.get(kind)
-    if names is None:
-        names = _COMPARED[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.compare)
-    return names
-
-
 def canonical(value: Any) -> Any:
-    """A model value as plain JSON data, each dataclass tagged with its type (variants of a union differ)."""
-    if value is None or isinstance(value, (str, int, float, bool)) and not isinstance(value, Enum):
+    """A model value as plain JSON data, each dataclass tagged with its type (variants of a union differ).
+    Dispatched on the exact type first: every build computes the key of every file."""
+    kind = type(value)
+    if kind in _SCALARS:
         return value
-    if isinstance(value, (tuple, list)):
+    if kind is tuple or kind is list:
         return [canonical(v) for v in value]
-    if isinstance(value, Enum):
-        return canonical(value.value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        found = {"@": type(value).__name__}
-        for name in _compared(type(value)):
+    names = _COMPARED.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _COMPARED[kind] = tuple(f.name for f in dataclasses.fields(value) if f.compare)
+    if names is not None:
+        found = {"@": kind.__name__}
+        for name in names:
             found[name] = canonical(getattr(value, name))
         return found
+    if isinstance(value, Enum):
+        return canonical(value.value)
+    if isinstance(value, (str, int, float, bool)):     # a subclass of a scalar type
+        return value
     if isinstance(value, Decimal):
         return {"@": "Decimal", "value": str(value)}
-    raise TypeError(f"{type(value).__name__} has no canonical form")
+    raise TypeError(f"{kind.__name__} has no canonical form")
 
 
 def model_key(*values: Any) -> str:
