@@ -213,10 +213,12 @@ def _fresh_and_committed(root: Path, only: list[str] | None, trust_cache: bool =
     return compiled, fresh, current
 
 
-def _objects(files: dict[str, bytes], env: str) -> plan_report.Objects:
+def _objects(files: dict[str, bytes], env: str, other: dict[str, bytes]) -> plan_report.Objects:
+    """The objects of the files that differ from `other` (the other side of the plan): an object of a file that is
+    the same on both sides is on both, so it is neither deleted nor changed, and its file is not read."""
     found: plan_report.Objects = {}
     for relpath, data in files.items():
-        if not is_manifest(relpath):
+        if not is_manifest(relpath) or other.get(relpath) == data:
             continue
         manifest, _ = read_manifest(data.decode(errors="replace"), f"out/{env}/{relpath}")
         for o in manifest.objects if manifest else []:
@@ -243,8 +245,10 @@ def plan(root: Path, only: list[str] | None = None) -> plan_report.Review:
     envs_after = {env: files for env, files in fresh.items() if env != GITOPS}
     before = {env: _summary(files) for env, files in envs_before.items()}
     after = {env: json.loads(compiled.files[env][SUMMARY]) for env in envs_after}
-    return plan_report.review(before, after, {env: _objects(f, env) for env, f in envs_before.items()},
-                              {env: _objects(f, env) for env, f in envs_after.items()}, compiled.warnings,
+    return plan_report.review(before, after,
+                              {env: _objects(f, env, envs_after.get(env, {})) for env, f in envs_before.items()},
+                              {env: _objects(f, env, envs_before.get(env, {})) for env, f in envs_after.items()},
+                              compiled.warnings,
                               len(differences(fresh, current)))
 
 
