@@ -121,3 +121,16 @@ def test_check_renders_afresh_even_over_a_validly_resealed_poisoned_entry(built:
     assert run(built, "diff").stdout.count("changed:") == 0        # diff reads the cache, as a build would
     result = run(built, "check")
     assert result.exit_code == 1 and f"changed: out/{TARGET}" in result.stdout
+
+
+def test_a_key_holds_what_decides_the_file_and_not_what_only_explain_shows(tmp_path: Path):
+    import dataclasses
+    from conftest import resolved
+    from nimgen.render.cache import model_key
+    root = make_repo(tmp_path / "repo")
+    workload = next(iter(resolved(root, "dev").values()))
+    assert workload.provenance           # what `explain` shows: which file and line set each value
+    moved = dataclasses.replace(workload, provenance=workload.provenance[1:])
+    assert model_key(moved) == model_key(workload)
+    service = dataclasses.replace(workload.service, max_replicas=workload.service.max_replicas + 1)
+    assert model_key(dataclasses.replace(workload, service=service)) != model_key(workload)

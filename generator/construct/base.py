@@ -1,7 +1,8 @@
 """The one way construct creates Kubernetes objects, and the renderers of shapes several objects share.
 
 Each object is one cdk8s ApiObject plus one JSON patch per top-level body field (usually just `spec`): coarse
-jsii calls, never one per field, made without the binding's run-time type checks (api_object says why). Metadata comes from the model's Meta; namespace and shared labels from the chart.
+jsii calls, never one per field, made without the binding's run-time type checks (api_object says why).
+Metadata comes from the model's Meta; namespace and shared labels from the chart.
 """
 
 from __future__ import annotations
