@@ -32,6 +32,15 @@ def test_a_helper_takes_work_only_when_there_is_enough():
     assert not helpers.worth_it(workers.PARALLEL_MIN_FILES - 1) and helpers.worth_it(workers.PARALLEL_MIN_FILES)
 
 
+def test_helpers_started_ahead_of_the_work_run_before_any_is_given(monkeypatch):
+    import multiprocessing
+    monkeypatch.setattr(workers, "PARALLEL_MIN_FILES", 0)
+    with workers.Workers() as helpers:
+        before = len(multiprocessing.active_children())
+        helpers.start()
+        assert len(multiprocessing.active_children()) - before == helpers.helpers <= workers.MAX_HELPERS
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
 def test_python_and_its_nodejs_construct_on_one_cpu_and_python_gets_its_cpus_back():
     script = textwrap.dedent("""

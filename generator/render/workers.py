@@ -27,6 +27,9 @@ PARALLEL_MIN_FILES = int(os.environ.get("NIMGEN_PARALLEL_MIN_FILES", "150"))
 # Files per task: small enough that the processes finish together, big enough that handing a task over (pickling
 # its models and its objects back) stays a small part of rendering it.
 CHUNK = 12
+# Helper processes at most: each holds Python, nimgen and a Node.js (about 150 MiB), and the files of a fleet keep
+# a few busy; a CI runner that shows 64 cores gets 7 helpers, not 63.
+MAX_HELPERS = 7
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ def construct_files(jobs: Sequence[Job], cpu: int | None = None) -> list[Constru
     return found
 
 
+def _ready() -> None:
+    """A helper's first task: nothing, once its initializer has started Node.js."""
+
+
 def _start_helper(started: Any, cpus: list[int]) -> None:
     """A helper process starts its Node.js at once, each helper on the next CPU of `cpus`."""
     with started.get_lock():
@@ -85,7 +92,8 @@ class Workers:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._mine: int | None = None          # this process's CPU while constructing
-        self.helpers = max((os.cpu_count() or 1) - 1, 1 if PARALLEL_MIN_FILES == 0 else 0)
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.helpers = max(min(cpus - 1, MAX_HELPERS), 1 if PARALLEL_MIN_FILES == 0 else 0)
 
     def worth_it(self, files: int) -> bool:
         return self.helpers > 0 and files >= max(PARALLEL_MIN_FILES, 1)
@@ -100,6 +108,9 @@ class Workers:
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(self.helpers, mp_context=context, initializer=_start_helper,
                                          initargs=(context.Value("i", 0), cpus))
+        # a spawning pool starts a process per task submitted while none is idle: one task each starts them now
+        for _ in range(self.helpers):
+            self._pool.submit(_ready)
 
     def close(self) -> None:
         if self._pool is not None:
