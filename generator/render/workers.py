@@ -70,6 +70,13 @@ def construct_files(jobs: Sequence[Job], cpu: int | None = None) -> list[Constru
     return found
 
 
+def _usable_cpus() -> list[int]:
+    """The CPUs this process may run on: its affinity where the system has one (a container's cpuset), else all."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
 def _ready() -> None:
     """A helper's first task: nothing, once its initializer has started Node.js."""
 
@@ -92,8 +99,7 @@ class Workers:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._mine: int | None = None          # this process's CPU while constructing
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        self.helpers = max(min(cpus - 1, MAX_HELPERS), 1 if PARALLEL_MIN_FILES == 0 else 0)
+        self.helpers = max(min(len(_usable_cpus()) - 1, MAX_HELPERS), 1 if PARALLEL_MIN_FILES == 0 else 0)
 
     def worth_it(self, files: int) -> bool:
         return self.helpers > 0 and files >= max(PARALLEL_MIN_FILES, 1)
@@ -102,8 +108,8 @@ class Workers:
         if self._pool is not None or self.helpers == 0:
             return
         self._mine = node_cpu() if node_cpu() is not None else current_cpu()
-        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        cpus = [c for c in allowed if c != self._mine] or allowed or [0]
+        allowed = _usable_cpus()
+        cpus = [c for c in allowed if c != self._mine] or allowed
         # spawn, not fork: a parent that already runs jsii's Node.js (a test process) must not share its pipes
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(self.helpers, mp_context=context, initializer=_start_helper,
